@@ -1,0 +1,1 @@
+"""Service: config, pipeline, ZeroMQ events, metrics, HTTP and the CLI."""

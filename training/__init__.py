@@ -1,0 +1,1 @@
+"""Training: datasets, the LightningModule, evaluation and export of model files."""
