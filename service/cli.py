@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("service.cmd_probe", "service.cmd_proxy")
+COMMAND_MODULES: tuple[str, ...] = ("service.cmd_probe", "service.cmd_proxy", "service.cmd_serve")
 
 log = logging.getLogger(__name__)
 
