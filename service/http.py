@@ -97,8 +97,9 @@ class HttpServer:
         self.host = host
         self.port = port
         self.name = "http"
+        # log_config=None: uvicorn must not reconfigure logging; the entry point owns it.
         self._config = uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off"
+            app, host=host, port=port, log_level=log_level, log_config=None, access_log=False, lifespan="off"
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
