@@ -152,12 +152,7 @@ class Pipeline:
         if not self.cameras:
             raise PipelineError("no enabled camera in the config: enable at least one")
         self._segments = SegmentTracker(
-            SegmentParams(
-                enter_threshold=config.segments.enter_threshold,
-                exit_threshold=config.segments.exit_threshold,
-                min_windows=config.segments.min_windows,
-                exit_windows=config.segments.exit_windows,
-            )
+            SegmentParams(**config.segments.model_dump(), update_min_confidence=config.model.min_confidence)
         )
         self.workers = self._make_workers(backend_factory, classifier_factory)
 
@@ -182,7 +177,6 @@ class Pipeline:
                     max_people=self.config.pose.max_people,
                     track_max_age_s=pc.track_max_age_s,
                     classify_hop_s=pc.classify_hop_s,
-                    min_confidence=self.config.model.min_confidence,
                     publish_poses=self.config.zmq.publish_poses,
                 ),
                 source_ended=cam.ended,

@@ -43,7 +43,6 @@ class LaneOptions:
     track_max_age_s: float = 1.0
     classify_hop_s: float = 0.25
     max_window_gap_s: float = 0.5
-    min_confidence: float = 0.0
     publish_poses: bool = False
 
 
@@ -258,8 +257,6 @@ class InferenceWorker:
                 for w in ws:
                     p = probs[i]
                     i += 1
-                    if float(p.max()) < lane.options.min_confidence:
-                        continue
                     events += self._segments.observe(
                         Classification(
                             camera=lane.camera_id,
