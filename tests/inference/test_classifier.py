@@ -85,3 +85,11 @@ def test_dropout_is_off_when_serving(tmp_path: Path) -> None:
 def test_device_resolution() -> None:
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_matches_cpu(saved: tuple[Path, LSTMClassifier, ModelMetadata]) -> None:
+    cpu = ActionClassifier.load(saved[0])
+    gpu = ActionClassifier.load(saved[0], device="cuda")
+    x = features(16, seed=5)
+    np.testing.assert_allclose(gpu.predict(x), cpu.predict(x), atol=1e-4)
