@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("service.cmd_probe", "service.cmd_subscribe")
+COMMAND_MODULES: tuple[str, ...] = ("service.cmd_probe", "service.cmd_subscribe", "service.cmd_model")
 
 log = logging.getLogger(__name__)
 
