@@ -215,6 +215,7 @@ def save_model(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=header)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is meant to be shared (e.g. mounted)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
