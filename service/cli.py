@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.cmd_subscribe",
     "service.cmd_probe",
     "service.cmd_proxy",
+    "service.cmd_model",
 )
 
 log = logging.getLogger(__name__)

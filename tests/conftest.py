@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# ../shared/data beside the checkout; ACTIONSTREAM_TEST_DATA points elsewhere (e.g. from a worktree).
+SHARED_DATA = Path(os.environ.get("ACTIONSTREAM_TEST_DATA", ROOT.parent / "shared" / "data"))
 ARTIFACTS = ROOT / "test-artifacts"
 
 

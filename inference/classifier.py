@@ -1,0 +1,137 @@
+"""The action classifier: an LSTM over a window of poses, and the object that serves it.
+
+:class:`LSTMClassifier` keeps the original app's module names (``lstm``, ``linear``) so its
+checkpoint loads as is. :class:`ActionClassifier` pairs the network with its
+:class:`~inference.model_file.ModelMetadata` and classifies many windows in one forward pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from inference.model_file import ModelMetadata, check_state_dict, load_model
+from inference.windows import Window, WindowSpec
+
+log = logging.getLogger(__name__)
+
+
+class LSTMClassifier(nn.Module):
+    """``(N, T, input_size)`` poses -> ``(N, num_classes)`` logits from the last time step.
+
+    ``dropout`` applies between stacked LSTM layers and to the last hidden state during training
+    (it has no weights, so it does not change the checkpoint layout).
+    """
+
+    def __init__(
+        self,
+        input_size: int = 34,
+        hidden_size: int = 50,
+        num_layers: int = 1,
+        num_classes: int = 6,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden_size, num_classes)
+
+    @classmethod
+    def from_metadata(cls, meta: ModelMetadata) -> LSTMClassifier:
+        return cls(
+            input_size=meta.input_size,
+            hidden_size=meta.hidden_size,
+            num_layers=meta.num_layers,
+            num_classes=meta.num_classes,
+            dropout=meta.dropout,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h_n, _) = self.lstm(x)
+        return self.linear(self.dropout(h_n[-1]))
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` means CUDA when present, else CPU; anything else is passed to torch."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class ActionClassifier:
+    """A loaded action model: ``predict`` turns feature windows into class probabilities."""
+
+    def __init__(
+        self,
+        model: LSTMClassifier,
+        metadata: ModelMetadata,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.metadata = metadata
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+
+    @classmethod
+    def from_state_dict(
+        cls,
+        state_dict: Mapping[str, torch.Tensor],
+        metadata: ModelMetadata,
+        device: str | torch.device = "cpu",
+    ) -> ActionClassifier:
+        check_state_dict(state_dict, metadata)
+        model = LSTMClassifier.from_metadata(metadata)
+        model.load_state_dict(dict(state_dict), strict=True)
+        return cls(model, metadata, device)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> ActionClassifier:
+        """Load a model file (see :mod:`inference.model_file`); raises ``ModelFileError``."""
+        state_dict, metadata = load_model(path)
+        log.info(
+            "loaded action model %s: %d labels, %d steps at %.1f Hz, %s",
+            path,
+            metadata.num_classes,
+            metadata.steps,
+            metadata.rate_hz,
+            metadata.normalisation,
+        )
+        return cls.from_state_dict(state_dict, metadata, device)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.metadata.labels
+
+    @property
+    def spec(self) -> WindowSpec:
+        return self.metadata.spec
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Softmax probabilities ``(N, L)`` float32 for ``features (N, steps, input_size)``, in one
+        forward pass."""
+        x = np.asarray(features, dtype=np.float32)
+        want = (self.metadata.steps, self.metadata.input_size)
+        if x.ndim != 3 or x.shape[1:] != want:
+            raise ValueError(f"features must have shape (N, {want[0]}, {want[1]}), got {x.shape}")
+        if len(x) == 0:
+            return np.zeros((0, self.metadata.num_classes), np.float32)
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device))
+            probs = torch.softmax(logits.float(), dim=1)
+        return probs.cpu().numpy().astype(np.float32, copy=False)
+
+    def predict_windows(self, windows: Sequence[Window]) -> np.ndarray:
+        """:meth:`predict` over the features of ``windows`` (row i is ``windows[i]``)."""
+        if not windows:
+            return np.zeros((0, self.metadata.num_classes), np.float32)
+        return self.predict(np.stack([w.features for w in windows]))
