@@ -13,7 +13,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("service.cmd_probe", "service.cmd_subscribe", "service.cmd_model")
+COMMAND_MODULES: tuple[str, ...] = (
+    "service.cmd_subscribe",
+    "service.cmd_probe",
+    "service.cmd_proxy",
+    "service.cmd_model",
+)
 
 log = logging.getLogger(__name__)
 
