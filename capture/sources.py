@@ -305,7 +305,10 @@ class FileSource(VideoSource):
         )
 
     def _on_opened(self, cap: cv2.VideoCapture) -> None:
-        self._index = 0
+        self._index = 0  # a fresh open reads the file from the start, pts from 0
+        self._offset = 0.0
+        self._last_pts = None
+        self._pace_origin = None
 
     def _pts(self, cap: cv2.VideoCapture) -> float:
         raw = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
@@ -328,10 +331,9 @@ class FileSource(VideoSource):
         return got
 
     def _reopen_for_loop(self) -> None:
-        self.release()
-        offset, last = self._offset, self._last_pts
+        offset, last, origin = self._offset, self._last_pts, self._pace_origin
         self.open()
-        self._offset, self._last_pts = offset, last
+        self._offset, self._last_pts, self._pace_origin = offset, last, origin
         log.debug("%s: looping", self.describe())
 
     def _pace(self, pts: float) -> None:

@@ -330,15 +330,7 @@ class CaptureThread:
             if last is not None and self._state is not SourceState.ONLINE:
                 self._set_state(SourceState.ONLINE, self._online_reason())
             if done:
-                if session.error is not None:
-                    return _Outcome.FAILED, str(session.error)
-                quiet_s = time.monotonic() - last if last is not None else 0.0
-                if live and quiet_s >= min(wd.stall_timeout_s, opts.read_timeout_s):
-                    # OpenCV's read timed out before the watchdog fired: that is a stall too.
-                    reason = f"no frame for {quiet_s:.1f} s (read timed out)"
-                    self._set_state(SourceState.STALLED, reason)
-                    return _Outcome.STALLED, reason
-                return _Outcome.ENDED, "stream ended (the source closed the connection or a read failed)"
+                return self._finished(session)
             if not live:  # a file's producer may wait on a full lossless queue: not a stall
                 continue
             now = time.monotonic()
@@ -350,6 +342,23 @@ class CaptureThread:
             if last is None and now > first_frame_deadline:
                 session.abandon.set()
                 return _Outcome.FAILED, f"no frame within {now - session.started_at:.1f} s of opening"
+
+    def _finished(self, session: _Session) -> tuple[_Outcome, str]:
+        """Why a reader ended by itself."""
+        if session.error is not None:
+            return _Outcome.FAILED, str(session.error)
+        if not session.ended:  # the reader gave up its frame because a stop was asked
+            return _Outcome.STOPPED, "stop requested"
+        last = session.last_frame_at
+        quiet_s = time.monotonic() - last if last is not None else 0.0
+        if self.source.is_live and quiet_s >= min(
+            self.watchdog.stall_timeout_s, self.source.options.read_timeout_s
+        ):
+            # OpenCV's read timed out before the watchdog fired: that is a stall too.
+            reason = f"no frame for {quiet_s:.1f} s (read timed out)"
+            self._set_state(SourceState.STALLED, reason)
+            return _Outcome.STALLED, reason
+        return _Outcome.ENDED, "stream ended (the source closed the connection or a read failed)"
 
     def _wait_for_reader(self, session: _Session) -> bool:
         """Before reopening, let the previous reader return from OpenCV; False if stopped meanwhile."""

@@ -14,6 +14,22 @@ import pytest
 from capture.state import SourceState, StateChange
 from tests.rtsp_server import RtspServer, unavailable_reason
 
+PASSWORD = "Sup3rS3cretPw"  # put in URLs; must never show up in any output
+
+
+def capture_threads() -> set[str]:
+    return {t.name for t in threading.enumerate() if t.name.startswith("capture-")}
+
+
+def wait_no_capture_threads(before: set[str], timeout: float = 15.0) -> set[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        leaked = capture_threads() - before
+        if not leaked:
+            return leaked
+        time.sleep(0.1)
+    return capture_threads() - before
+
 
 @pytest.fixture
 def rtsp_server_factory(tmp_path: Path) -> Iterator[Callable[..., RtspServer]]:

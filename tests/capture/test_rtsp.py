@@ -15,8 +15,7 @@ from capture.queue import FrameQueue
 from capture.sources import SourceOptions, open_source
 from capture.state import SourceState
 from capture.thread import CaptureThread, WatchdogOptions
-from tests.capture.conftest import StateLog
-from tests.capture.test_thread import PASSWORD, capture_threads, wait_no_capture_threads
+from tests.capture.conftest import PASSWORD, StateLog, capture_threads, wait_no_capture_threads
 from tests.rtsp_server import RtspServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
@@ -168,10 +167,12 @@ def test_frozen_server_stalls_then_recovers(rtsp_server: RtspServer, state_log: 
         assert consumer.count() > frames_at_online
     stop_capture(capture)
     # Detected by the watchdog (2 s), well before OpenCV's own read gives up (~3 x 2 s).
-    assert FAST_WATCHDOG.stall_timeout_s <= silence <= FAST_WATCHDOG.stall_timeout_s + 2.0, silence
+    # (The last real frame may have left the server a moment before the freeze.)
+    stall = FAST_WATCHDOG.stall_timeout_s
+    assert stall - 0.5 <= silence <= stall + 2.5, f"stall seen {silence:.2f} s after the freeze"
     assert stalled.reason.startswith("no frame for 2.")
     assert online.at - thawed < 20.0
-    assert state_log.states()[mark:][:2] == [SourceState.STALLED, SourceState.RECONNECTING]
+    assert state_log.states()[mark:][:2] == [SourceState.STALLED, SourceState.RECONNECTING], state_log.changes
 
 
 def test_stop_returns_while_a_read_is_blocked(rtsp_server: RtspServer, state_log: StateLog) -> None:

@@ -288,3 +288,10 @@ def test_ffmpeg_options_with_another_value_wait_their_turn() -> None:
     holder.join(5)
     waiter.join(5)
     assert seen == ["rtsp_transport;udp"]
+
+
+def test_reopening_a_file_starts_again_at_pts_zero(small_video: Path) -> None:
+    source = FileSource(small_video, "f", OPTS)
+    first, second = read_all(source), read_all(source)
+    assert len(first) == len(second) == 40
+    assert [p for p, _ in first] == [p for p, _ in second]

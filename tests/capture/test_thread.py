@@ -15,24 +15,8 @@ from capture.queue import FrameQueue
 from capture.sources import FileSource, RtspSource, SourceOptions, open_source
 from capture.state import SourceState, StateChange
 from capture.thread import CaptureThread, WatchdogOptions
-from tests.capture.conftest import StateLog, write_video
+from tests.capture.conftest import PASSWORD, StateLog, capture_threads, wait_no_capture_threads, write_video
 from tests.rtsp_server import free_port
-
-PASSWORD = "Sup3rS3cretPw"
-
-
-def capture_threads() -> set[str]:
-    return {t.name for t in threading.enumerate() if t.name.startswith("capture-")}
-
-
-def wait_no_capture_threads(before: set[str], timeout: float = 15.0) -> set[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        leaked = capture_threads() - before
-        if not leaked:
-            return leaked
-        time.sleep(0.1)
-    return capture_threads() - before
 
 
 def drain(
