@@ -37,7 +37,16 @@ COCO17_SKELETON: tuple[tuple[int, int], ...] = (
 )  # fmt: skip
 
 # Index pairs that swap under a horizontal mirror.
-COCO17_FLIP_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+COCO17_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
+    (1, 2),
+    (3, 4),
+    (5, 6),
+    (7, 8),
+    (9, 10),
+    (11, 12),
+    (13, 14),
+    (15, 16),
+)
 
 # OpenPose-18 (COCO-18 body model): nose, neck, R-shoulder, R-elbow, R-wrist, L-shoulder, L-elbow,
 # L-wrist, R-hip, R-knee, R-ankle, L-hip, L-knee, L-ankle, R-eye, L-eye, R-ear, L-ear.
