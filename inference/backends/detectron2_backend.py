@@ -134,7 +134,7 @@ class Detectron2Backend(PoseBackend):
             resized = self._resize.get_transform(pixels).apply_image(pixels)
             tensor = torch.as_tensor(np.ascontiguousarray(resized.astype(np.float32).transpose(2, 0, 1)))
             inputs.append({"image": tensor, "height": height, "width": width})
-        with torch.inference_mode():
+        with torch.no_grad():  # as DefaultPredictor does; Detectron2 is not tested under inference_mode
             outputs = self._model(inputs)
         return [
             self._to_poses(out["instances"], img.shape[0], img.shape[1])

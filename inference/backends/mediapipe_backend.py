@@ -8,17 +8,22 @@ BlazePose finds ONE person per call. Two ways to use it:
   steadier, but it keeps state, so that backend instance must see the frames of ONE camera, in
   order. ``stream_mode=False`` (default) treats every frame as a separate photo: always correct,
   whatever the mix of cameras in a batch, but the detector runs on every frame.
-* ``max_people > 1``: multi-person on the CPU without downloading anything. OpenCV's built-in HOG
-  people detector proposes person boxes; BlazePose runs on a padded square crop of each box (other
-  proposals greyed out so it locks onto the right person) and its landmarks are mapped back to
-  frame pixels. Then BlazePose looks once more at the whole frame with everyone found so far
-  greyed out, which catches people HOG misses (unusual poses, partly hidden bodies). Each person
-  costs one BlazePose call, so the time grows with the number of people, and HOG misses people
-  shorter than about 100 px. For crowds, use a Keypoint R-CNN backend on a GPU.
+* ``max_people > 1``: multi-person on the CPU without downloading anything, in two passes.
+  (1) BlazePose on the whole frame, greying out each person it finds and looking again until
+  nobody new turns up (its detector keys on faces and upper bodies: good for large, bent or
+  sideways people, blind to people small in the frame). (2) OpenCV's built-in HOG people
+  detector proposes boxes; for each one not already covered, BlazePose runs on a padded square
+  crop (everyone else greyed out so it locks onto the right person) and the landmarks are mapped
+  back to frame pixels. Duplicates (one person reached twice) are merged. Trade-off: every person
+  costs one BlazePose call (~20-40 ms here) plus ~20-40 ms of HOG per frame, so time grows with
+  the crowd; HOG finds only upright people taller than ~100 px, and seated or half-hidden people
+  small in the frame may be missed by both passes. For crowds, use Keypoint R-CNN on a GPU.
 
 Keypoints are COCO-17 (a subset of BlazePose's 33 landmarks), in pixels of the input frame,
 clipped to it; the confidence is BlazePose's landmark visibility. A person's score is the mean
-visibility of its 17 joints; boxes span the joints with visibility >= 0.5.
+visibility of its 17 joints; people scoring below ``min_person_score`` (0.5) are dropped (real
+people measured 0.7-0.99, phantoms such as a lone arm ~0.47); boxes span the joints with
+visibility >= 0.5.
 """
 
 from __future__ import annotations
@@ -49,19 +54,25 @@ PersonDetector = Callable[[np.ndarray], np.ndarray]
 
 
 class HogPersonDetector:
-    """OpenCV's built-in HOG + linear SVM people detector (Dalal-Triggs): no download, ~20-40 ms at 640 px.
+    """OpenCV's built-in HOG + linear SVM people detector (Dalal-Triggs): no download.
 
-    It finds upright people at least ~100 px tall; frames wider than ``max_width`` are scaled
-    down first (HOG's cost grows with the pixel count, and its recall does not improve).
+    It finds upright people about 100 px tall or more (its window is 64x128) in the image it
+    scans. Frames wider than ``max_width`` are scaled down first: HOG's cost grows with the pixel
+    count (measured, 640x480 frame: ~145 ms of CPU at 640 px, ~65 ms at 480 px, ~40 ms at 384 px),
+    at the price of missing people who become shorter than ~100 px. ``scale`` is the pyramid step:
+    1.05 finds more people than 1.1 at about twice the cost.
     """
 
-    def __init__(self, *, max_width: int = 640, hit_threshold: float = 0.0, nms_iou: float = 0.4) -> None:
+    def __init__(
+        self, *, max_width: int = 480, scale: float = 1.05, hit_threshold: float = 0.0, nms_iou: float = 0.4
+    ) -> None:
         import cv2  # noqa: PLC0415 - OpenCV is a core dependency, but keep `import inference` light
 
         self._cv2 = cv2
         self._hog = cv2.HOGDescriptor()
         self._hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
         self.max_width = max_width
+        self.scale = scale
         self.hit_threshold = hit_threshold
         self.nms_iou = nms_iou
 
@@ -72,7 +83,7 @@ class HogPersonDetector:
             cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
         )
         rects, hog_weights = self._hog.detectMultiScale(
-            small, hitThreshold=self.hit_threshold, winStride=(8, 8), padding=(8, 8), scale=1.05
+            small, hitThreshold=self.hit_threshold, winStride=(8, 8), padding=(8, 8), scale=self.scale
         )
         if len(rects) == 0:
             return np.zeros((0, 4), np.float32)
@@ -116,7 +127,9 @@ class MediaPipeBackend(PoseBackend):
         stream_mode: bool = False,
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        min_person_score: float = 0.5,
         crop_padding: float = 0.2,
+        scan_full_frame: bool = True,
         person_detector: PersonDetector | None = None,
     ) -> None:
         if device not in ("auto", "cpu"):
@@ -131,7 +144,8 @@ class MediaPipeBackend(PoseBackend):
                 f"(max_people={max_people}) runs BlazePose per person crop without tracking: pick one"
             )
         for label, value in (("min_detection_confidence", min_detection_confidence),
-                             ("min_tracking_confidence", min_tracking_confidence)):  # fmt: skip
+                             ("min_tracking_confidence", min_tracking_confidence),
+                             ("min_person_score", min_person_score)):  # fmt: skip
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{label} must be in [0, 1], got {value}")
         if not 0.0 <= crop_padding <= 2.0:
@@ -140,7 +154,9 @@ class MediaPipeBackend(PoseBackend):
         self.device = "cpu"
         self.max_people = max_people
         self.stream_mode = stream_mode
+        self.min_person_score = min_person_score
         self.crop_padding = crop_padding
+        self.scan_full_frame = scan_full_frame
         pose_module: Any = mp.solutions.pose  # type: ignore[attr-defined]
 
         def make(static: bool) -> Any:
@@ -187,6 +203,9 @@ class MediaPipeBackend(PoseBackend):
         kp = np.stack(people).astype(np.float32)
         scores = kp[:, :, 2].mean(axis=1).astype(np.float32)
         order = np.argsort(-scores, kind="stable")[: self.max_people]
+        order = order[scores[order] >= self.min_person_score]  # e.g. a limb mistaken for a person
+        if len(order) == 0:
+            return Poses.empty()
         kp, scores = kp[order], scores[order]
         boxes = boxes_from_keypoints(kp, _MIN_VISIBLE)
         clip_to_image(kp, boxes, height, width)
@@ -212,7 +231,8 @@ class MediaPipeBackend(PoseBackend):
         people: list[np.ndarray] = []
         fill = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
         work = image.copy()  # everyone found so far greyed out, so nobody is found twice
-        self._scan(work, people, fill)
+        if self.scan_full_frame:
+            self._scan(work, people, fill)
         proposals = np.asarray(detector(image), np.float32).reshape(-1, 4)
         for i, box in enumerate(proposals):
             if len(people) >= self.max_people:
