@@ -9,11 +9,13 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from capture.sources import open_source
-from inference.backends import create_backend
+from inference.backends import choose_backend, create_backend
+from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
-from service.config import AppConfig
+from service.config import AppConfig, PoseConfig
 from service.http import HttpServer, create_app
 from service.metrics import Metrics
 from service.pipeline import Pipeline, SourceOpener
@@ -30,14 +32,29 @@ def default_model_path() -> Path:
     return Path(str(resources.files("inference") / "models" / DEFAULT_MODEL))
 
 
+def backend_options(name: str, pose: PoseConfig) -> dict[str, Any]:
+    """The backend's own options from the ``pose`` section (each backend names its knobs)."""
+    options: dict[str, Any] = {}
+    if pose.max_people is not None:
+        options["max_people"] = pose.max_people
+    if name == "mediapipe":
+        # One person: follow them frame to frame (faster and steadier than a photo per frame).
+        options["stream_mode"] = options.get("max_people", 1) == 1
+        options["min_person_score"] = pose.score_threshold
+    else:
+        options["score_threshold"] = pose.score_threshold
+    return options
+
+
 def backend_factory_for(config: AppConfig) -> BackendFactory:
     pose = config.pose
-    options = {"max_people": pose.max_people, "score_threshold": pose.score_threshold}
+    name = choose_backend(pose.device) if pose.backend == "auto" else pose.backend
+    options = backend_options(name, pose)
 
-    def make() -> object:
-        return create_backend(pose.backend, device=pose.device, **options)
+    def make() -> PoseBackend:
+        return create_backend(name, device=pose.device, **options)
 
-    return make  # type: ignore[return-value]
+    return make
 
 
 def classifier_factory_for(config: AppConfig) -> ClassifierFactory:
@@ -133,6 +150,8 @@ class Service:
         self.http.stop()
         ok &= self.http.join(timeout)
         if not ok:
-            alive = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+            alive = [
+                t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+            ]
             log.warning("shutdown left threads running: %s", ", ".join(alive))
         log.info("stopped in %.2f s", time.monotonic() - t0)

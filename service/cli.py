@@ -14,13 +14,7 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = (
-COMMAND_MODULES: tuple[str, ...] = (
     "service.cmd_serve",
-    "service.cmd_subscribe",
-    "service.cmd_probe",
-    "service.cmd_proxy",
-    "service.cmd_model",
-)
     "service.cmd_subscribe",
     "service.cmd_probe",
     "service.cmd_proxy",

@@ -1,5 +1,9 @@
 """`actionstream serve`: run the service on the configured cameras until stopped."""
 
+# The service's modules import torch and the pose libraries: imported inside run() so that
+# `actionstream --help` and the other subcommands stay fast.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +35,9 @@ def register(sub: Any) -> None:
         metavar="SPEC",
         help="one camera 'cam0': an rtsp:// URL, a webcam index (0) or /dev/videoN, or a video file",
     )
-    p.add_argument("--backend", choices=["auto", "mediapipe", "torchvision", "detectron2"], help="pose backend")
+    p.add_argument(
+        "--backend", choices=["auto", "mediapipe", "torchvision", "detectron2"], help="pose backend"
+    )
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
     p.add_argument("--zmq-bind", metavar="ENDPOINT", help="event socket, e.g. tcp://0.0.0.0:5556")
@@ -61,7 +67,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: the service pulls in torch and the pose libraries; `--help` should stay fast.
     from inference.backends import BackendUnavailable
     from inference.model_file import ModelFileError
     from service.app import Service

@@ -39,7 +39,7 @@ EventSink = Callable[[ActionEvent | PoseEvent], object]
 class LaneOptions:
     """Per-camera inference knobs (from the pipeline config)."""
 
-    max_people: int = 5
+    max_people: int | None = None
     track_max_age_s: float = 1.0
     classify_hop_s: float = 0.25
     max_window_gap_s: float = 0.5
@@ -123,7 +123,7 @@ class InferenceWorker:
             return
         self.labels = classifier.labels
         self._backends = {"": backend}
-        stateful = bool(getattr(backend, "stateful", False))
+        stateful = backend.stateful
         for i, lane in enumerate(self.lanes):
             lane.tracker = Tracker(max_age_s=lane.options.track_max_age_s)
             lane.windows = TrackWindows(
@@ -222,15 +222,17 @@ class InferenceWorker:
 
         pending: list[tuple[CameraLane, Frame, list[Window]]] = []
         events: list[ActionEvent | PoseEvent] = []
-        for (lane, frame), found in zip(batch, poses, strict=True):
+        for (lane, frame), people in zip(batch, poses, strict=True):
             assert lane.tracker is not None and lane.windows is not None
-            if len(found) > lane.options.max_people:
-                found = found.select(np.argsort(-found.scores)[: lane.options.max_people])
-            update = lane.tracker.update(found, frame.pts)
+            update = lane.tracker.update(_keep_best(people, lane.options.max_people), frame.pts)
             for track_id in update.ended:
                 lane.windows.drop(track_id)
                 events += self._segments.end_track(
-                    lane.camera_id, track_id, frame_seq=frame.seq, pts=frame.pts, capture_time=frame.capture_time
+                    lane.camera_id,
+                    track_id,
+                    frame_seq=frame.seq,
+                    pts=frame.pts,
+                    capture_time=frame.capture_time,
                 )
             for tp in update.active:
                 lane.windows.add(tp.track_id, frame.pts, tp.keypoints)
@@ -240,7 +242,10 @@ class InferenceWorker:
                         camera=lane.camera_id,
                         frame_seq=frame.seq,
                         pts=frame.pts,
-                        tracks=[PoseTrack.from_arrays(t.track_id, t.keypoints, t.box, t.score) for t in update.active],
+                        tracks=[
+                            PoseTrack.from_arrays(t.track_id, t.keypoints, t.box, t.score)
+                            for t in update.active
+                        ],
                         capture_time=frame.capture_time,
                     )
                 )
@@ -304,3 +309,10 @@ class InferenceWorker:
         ):
             self._sink(event)
         lane.finished.set()
+
+
+def _keep_best(people: Poses, limit: int | None) -> Poses:
+    """The ``limit`` highest-scoring people (backends cap this too; a config may cap lower)."""
+    if limit is None or len(people) <= limit:
+        return people
+    return people.select(np.argsort(-people.scores)[:limit])

@@ -36,6 +36,9 @@ class PoseBackend(ABC):
 
     name: ClassVar[str]
     device: str
+    # True when results depend on the previous frames given (a tracking mode): such an instance
+    # must see the frames of exactly one camera, in order.
+    stateful: bool = False
 
     @abstractmethod
     def infer(self, images: Sequence[np.ndarray]) -> list[Poses]:

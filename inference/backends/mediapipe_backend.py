@@ -154,6 +154,7 @@ class MediaPipeBackend(PoseBackend):
         self.device = "cpu"
         self.max_people = max_people
         self.stream_mode = stream_mode
+        self.stateful = stream_mode
         self.min_person_score = min_person_score
         self.crop_padding = crop_padding
         self.scan_full_frame = scan_full_frame

@@ -21,7 +21,9 @@ from tests.service.doubles import SyntheticCamera, TimedBackend, random_classifi
 
 def _config(cameras: list[str], **sections: Any) -> AppConfig:
     data: dict[str, Any] = {
-        "cameras": [{"id": c, "source": f"synthetic:{c}", "queue_size": 4, "stall_timeout_s": 1.0} for c in cameras],
+        "cameras": [
+            {"id": c, "source": f"synthetic:{c}", "queue_size": 4, "stall_timeout_s": 1.0} for c in cameras
+        ],
         "segments": {"enter_threshold": 0.0, "exit_threshold": 0.0, "min_windows": 1},
         "pipeline": {"classify_hop_s": 0.1},
     }
@@ -124,7 +126,9 @@ def test_one_camera_going_down_does_not_disturb_the_other() -> None:
 
 
 @pytest.mark.slow
-def test_an_exception_on_a_frame_is_counted_and_the_pipeline_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_exception_on_a_frame_is_counted_and_the_pipeline_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     src = SyntheticCamera("a", fps=30)
     h = Harness(_config(["a"]), {"a": src}, TimedBackend(cost_s=0.002, fail_every=10))
     h.run_for(2.5)
