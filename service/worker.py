@@ -160,7 +160,8 @@ class InferenceWorker:
             wait = 0.0
             if f is None:
                 break
-            lane.stride.set_fps(lane.fps())
+            # A lossless source (a file read as fast as we go) waits for us: nothing to keep up with.
+            lane.stride.set_fps(None if lane.frames.lossless else lane.fps())
             if lane.stride.admit():
                 frame = f
                 break

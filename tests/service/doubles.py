@@ -62,9 +62,9 @@ class SyntheticCamera:
         return f"synthetic:{self.camera_id}"
 
     def open(self) -> None:
+        self.opens += 1  # attempts, successful or not
         if self._down.is_set():
             raise OSError(f"{self.camera_id} is down")
-        self.opens += 1
         self._next = time.monotonic()
 
     def read(self) -> tuple[float, np.ndarray] | None:

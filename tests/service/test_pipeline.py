@@ -75,14 +75,16 @@ class Harness:
 
 @pytest.mark.slow
 def test_fast_backend_processes_every_frame() -> None:
-    src = SyntheticCamera("a", fps=30)
+    src = SyntheticCamera("a", fps=15)
     h = Harness(_config(["a"]), {"a": src}, TimedBackend(cost_s=0.002))
-    h.run_for(3.0)
+    h.run_for(4.0)
     captured = h.value("actionstream_frames_captured_total", camera="a")
     processed = h.value("actionstream_frames_processed_total", camera="a")
-    assert captured >= 60
+    assert captured >= 40
     assert h.value("actionstream_frames_skipped_total", camera="a") == 0
-    assert processed >= captured - 4  # at most the queue's content is left at stop
+    assert h.value("actionstream_frames_dropped_total", camera="a", reason="queue_full") == 0
+    # Every frame captured was processed, but for those still queued when the test stopped.
+    assert captured - 4 <= processed <= captured
     assert h.value("actionstream_frame_stride", camera="a") == 1
     assert h.actions("a"), "windows were classified and published"
 
@@ -114,15 +116,21 @@ def test_events_of_a_camera_leave_in_capture_order() -> None:
 
 @pytest.mark.slow
 def test_one_camera_going_down_does_not_disturb_the_other() -> None:
-    sources = {"up": SyntheticCamera("up", fps=20), "down": SyntheticCamera("down", fps=20, fail_after=20)}
+    sources = {"up": SyntheticCamera("up", fps=10), "down": SyntheticCamera("down", fps=10, fail_after=10)}
     h = Harness(_config(["up", "down"]), sources, TimedBackend(cost_s=0.005))
-    h.run_for(4.0)
-    assert h.value("actionstream_frames_processed_total", camera="up") >= 60
-    assert h.value("actionstream_frames_skipped_total", camera="up") == 0
+    h.run_for(5.0)
     down_states = h.states("down")
     assert SourceState.ONLINE.value in down_states
     assert {SourceState.STALLED.value, SourceState.RECONNECTING.value} & set(down_states)
-    assert h.value("actionstream_camera_up", camera="up") == 1 or "offline" in h.states("up")[-1:]
+    assert sources["down"].opens >= 2, "the failed camera is being reopened"
+    # The healthy camera never left ONLINE (until the stop) and was served all along.
+    assert h.states("up") == ["connecting", "online", "offline"]  # offline: the stop at the end
+    captured = h.value("actionstream_frames_captured_total", camera="up")
+    processed = h.value("actionstream_frames_processed_total", camera="up")
+    assert captured >= 40
+    assert processed >= 0.8 * captured
+    seqs = [e.frame_seq for e in h.actions("up")]
+    assert seqs and max(seqs) >= captured - 10, "events for the healthy camera kept coming to the end"
 
 
 @pytest.mark.slow
