@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "service.cmd_serve",
     "service.cmd_subscribe",
     "service.cmd_probe",
     "service.cmd_proxy",

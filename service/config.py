@@ -99,7 +99,13 @@ class PoseConfig(_Section):
     device: str = Field(
         default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N."
     )
-    max_people: int = Field(default=5, ge=1, le=100, description="People kept per frame (highest scores).")
+    max_people: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="People kept per frame (highest scores); None: the backend's own default "
+        "(MediaPipe 1, following that person frame to frame; Keypoint R-CNN 20).",
+    )
     score_threshold: float = Field(
         default=0.5, ge=0, le=1, description="Person detections below are ignored."
     )

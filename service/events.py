@@ -165,9 +165,12 @@ class ActionEvent(_Event):
 
 
 class _StateChangeLike(Protocol):
-    camera_id: str
-    state: Any
-    reason: str
+    @property
+    def camera_id(self) -> str: ...
+    @property
+    def state(self) -> Any: ...
+    @property
+    def reason(self) -> str: ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,98 @@
+"""`actionstream serve`: run the service on the configured cameras until stopped."""
+
+# The service's modules import torch and the pose libraries: imported inside run() so that
+# `actionstream --help` and the other subcommands stay fast.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from capture.url import mask_credentials
+from service.cli import UsageError
+from service.config import ConfigError, load_config
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="recognise actions on cameras and publish events",
+        description=(
+            "Run the service. Settings come from --config (YAML), then ACTIONSTREAM_<SECTION>__<FIELD> "
+            "environment variables, then these flags."
+        ),
+    )
+    p.add_argument("--config", metavar="PATH", help="YAML config file (see docs/SERVICE.md)")
+    p.add_argument(
+        "--source",
+        metavar="SPEC",
+        help="one camera 'cam0': an rtsp:// URL, a webcam index (0) or /dev/videoN, or a video file",
+    )
+    p.add_argument(
+        "--backend", choices=["auto", "mediapipe", "torchvision", "detectron2"], help="pose backend"
+    )
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
+    p.add_argument("--zmq-bind", metavar="ENDPOINT", help="event socket, e.g. tcp://0.0.0.0:5556")
+    p.add_argument("--http-host", metavar="HOST", help="address for /metrics, /livez, /readyz")
+    p.add_argument("--http-port", type=int, metavar="PORT", help="port for /metrics, /livez, /readyz")
+    p.add_argument("--publish-poses", action="store_true", default=None, help="also publish pose.<camera>")
+    p.set_defaults(handler=run)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def put(section: str, key: str, value: Any) -> None:
+        if value is not None:
+            out.setdefault(section, {})[key] = value
+
+    if args.source is not None:
+        out["source"] = args.source
+    put("pose", "backend", args.backend)
+    put("pose", "device", args.device)
+    put("model", "path", args.model)
+    put("zmq", "bind", args.zmq_bind)
+    put("zmq", "publish_poses", args.publish_poses)
+    put("http", "host", args.http_host)
+    put("http", "port", args.http_port)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.backends import BackendUnavailable
+    from inference.model_file import ModelFileError
+    from service.app import Service
+    from service.http import HttpServerError
+    from service.pipeline import PipelineError
+    from service.publisher import PublisherError
+
+    if args.config is None and args.source is None:
+        raise UsageError("nothing to serve: give --source (RTSP URL, webcam index or file) or --config FILE")
+    try:
+        config = load_config(args.config, env=os.environ, overrides=_overrides(args))
+    except ConfigError as exc:
+        raise UsageError(f"bad config:\n{exc}") from None
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        service = Service(config, stop_event=stop)
+        for cam in service.pipeline.cameras:
+            log.info("camera %s: %s", cam.camera_id, mask_credentials(cam.source.describe()))
+        return service.run()
+    except (PipelineError, PublisherError, HttpServerError, ModelFileError, BackendUnavailable) as exc:
+        raise UsageError(str(exc)) from None
