@@ -10,12 +10,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import zmq
 
 from capture.state import SourceState
 from service.config import AppConfig
 from service.events import ActionEvent, StatusEvent
 from service.metrics import Metrics
 from service.pipeline import Pipeline, PipelineError
+from service.publisher import Publisher
 from tests.service.doubles import SyntheticCamera, TimedBackend, random_classifier
 
 
@@ -33,10 +35,18 @@ def _config(cameras: list[str], **sections: Any) -> AppConfig:
 
 
 class Harness:
-    def __init__(self, config: AppConfig, sources: dict[str, SyntheticCamera], backend: TimedBackend) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        sources: dict[str, SyntheticCamera],
+        backend: TimedBackend,
+        metrics: Metrics | None = None,
+        also_publish: Any = None,
+    ) -> None:
         self.events: list[Any] = []
         self.lock = threading.Lock()
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
+        self.also_publish = also_publish
         self.stop = threading.Event()
         self.sources = sources
         self.pipeline = Pipeline(
@@ -50,6 +60,8 @@ class Harness:
         )
 
     def _publish(self, event: Any) -> None:
+        if self.also_publish is not None:
+            self.also_publish(event)
         event = event.stamped() if hasattr(event, "stamped") else event
         with self.lock:
             self.events.append(event)
@@ -156,6 +168,41 @@ def test_a_file_is_processed_losslessly_and_then_finishes() -> None:
     assert h.value("actionstream_frames_processed_total", camera="f") == 90
     assert h.value("actionstream_frames_skipped_total", camera="f") == 0
     assert h.states("f")[-1] == SourceState.ENDED.value
+
+
+@pytest.mark.slow
+def test_a_subscriber_that_never_reads_does_not_slow_the_pipeline() -> None:
+    """Real ZeroMQ: a SUB socket that connects and never reads, with a pose event per frame."""
+    ratios = {}
+    for stuck in (False, True):
+        metrics = Metrics()
+        publisher = Publisher("tcp://127.0.0.1:*", sndhwm=10, metrics=metrics, queue_size=100)
+        publisher.start()
+        ctx = zmq.Context.instance()
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.RCVHWM, 1)
+        sub.setsockopt(zmq.LINGER, 0)
+        if stuck:
+            sub.setsockopt(zmq.SUBSCRIBE, b"")
+            assert publisher.endpoint
+            sub.connect(publisher.endpoint)
+        try:
+            h = Harness(
+                _config(["a"], zmq={"publish_poses": True}),
+                {"a": SyntheticCamera("a", fps=15)},
+                TimedBackend(cost_s=0.002),
+                metrics=metrics,
+                also_publish=publisher.publish_event,
+            )
+            h.run_for(4.0)
+        finally:
+            publisher.close(linger=0.2)
+            sub.close()
+        captured = h.value("actionstream_frames_captured_total", camera="a")
+        ratios[stuck] = h.value("actionstream_frames_processed_total", camera="a") / captured
+        assert publisher.published > 0
+    assert ratios[False] >= 0.9
+    assert ratios[True] >= 0.9
 
 
 def test_a_bad_source_is_a_config_error_naming_the_camera(tmp_path) -> None:
