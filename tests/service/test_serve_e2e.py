@@ -135,9 +135,8 @@ def test_prometheus_scrapes_latency_and_every_dashboard_query_has_data(
     target = served.http.removeprefix("http://")
     with PrometheusServer(tmp_path, targets=[target], scrape_interval_s=1.0) as prom:
         prom.wait_for_targets_up(timeout=30)
-        expr = (
-            "histogram_quantile(0.99, sum by (le) (rate(actionstream_end_to_end_latency_seconds_bucket[30s])))"
-        )
+        latency = "rate(actionstream_end_to_end_latency_seconds_bucket[30s])"
+        expr = f"histogram_quantile(0.99, sum by (le) ({latency}))"
         deadline = time.monotonic() + 45
         value = None
         while time.monotonic() < deadline:
