@@ -244,7 +244,7 @@ class MediaPipeBackend(PoseBackend):
             if crop is None:
                 continue
             found = self._landmarks(crop)
-            if found is not None:
+            if found is not None and self._plausible(found):
                 found[:, 0] += x0
                 found[:, 1] += y0
                 if _add_unless_duplicate(people, found):
@@ -257,14 +257,19 @@ class MediaPipeBackend(PoseBackend):
         BlazePose's detector keys on faces and upper bodies, so it finds people HOG misses (bent,
         sideways, partly hidden), but it needs them large in the frame (its input is 224x224).
         """
-        for _ in range(self.max_people + 2):  # bounded: a duplicate is greyed out and we look again
+        for _ in range(self.max_people + 2):  # bounded: a duplicate or phantom is greyed out, then look again
             if len(people) >= self.max_people:
                 return
             found = self._landmarks(work)
             if found is None:
                 return
-            _add_unless_duplicate(people, found)
+            if self._plausible(found):
+                _add_unless_duplicate(people, found)
             _grey_out(work, found, fill)
+
+    def _plausible(self, person: np.ndarray) -> bool:
+        """A person, not a phantom (a lone limb, a pattern): mean joint visibility >= min_person_score."""
+        return float(person[:, 2].mean()) >= self.min_person_score
 
 
 def _person_crop(
