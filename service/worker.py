@@ -280,9 +280,12 @@ class InferenceWorker:
             self._sink(event)
 
         per_frame = (time.perf_counter() - t0) / len(batch)
-        for lane, _frame in batch:
+        now = time.monotonic()
+        for lane, frame in batch:
             self._metrics.frames_processed.labels(camera=lane.camera_id).inc()
             lane.stride.observe_service_time(per_frame)
+            if not lane.frames.lossless:  # a file's frames wait in its queue by design
+                lane.stride.observe_latency(now - frame.capture_time)
             self._metrics.stride.labels(camera=lane.camera_id).set(lane.stride.stride)
 
     def _finish_ended_lanes(self) -> None:
