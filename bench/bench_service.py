@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import zmq
 
+from capture.sources import SourceOptions
 from inference.backends import create_backend
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
@@ -97,6 +98,7 @@ def bench_pipeline(stream: Path, seconds: float) -> dict[str, Any]:
     def counter(name: str) -> float:
         return m.get_sample_value(f"actionstream_frames_{name}_total", {"camera": "bench"}) or 0.0
 
+    service.pipeline.sync_metrics()
     processed0, captured0 = counter("processed"), counter("captured")
     while sub.poll(0):
         sub.recv_multipart()
@@ -203,6 +205,7 @@ class SyntheticFile:
 
     def __init__(self, camera_id: str, total: int) -> None:
         self.camera_id, self.total, self.n = camera_id, total, 0
+        self.options = SourceOptions()
         self.image = np.zeros((48, 64, 3), np.uint8)
         self.fps: float | None = 30.0
 
