@@ -21,6 +21,7 @@ import random
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -122,8 +123,11 @@ class _Session:
         try:
             source.open()
             while not self.abandon.is_set():
-                asked = time.monotonic()
+                asked, cpu = time.monotonic(), time.thread_time()
                 got = source.read()
+                # CPU time of this thread in read(): demuxing, decoding and colour conversion, but not
+                # the wait for the camera or the network (a blocked thread uses no CPU).
+                decode_s = time.thread_time() - cpu
                 if got is None:
                     self.ended = True
                     break
@@ -134,6 +138,7 @@ class _Session:
                     self.first_frame_at = now
                 if now - asked < late_read_s or self.last_frame_at is None:
                     self.last_frame_at = now
+                self._owner._decode_times.append(decode_s)
                 if not self._owner._deliver(got[0], got[1], now, self.abandon):
                     break
                 self.frames += 1
@@ -194,6 +199,7 @@ class CaptureThread:
         self._session: _Session | None = None
         self._seq = 0
         self._drops: dict[str, int] = {}
+        self._decode_times: deque[float] = deque(maxlen=4096)
         self._drops_lock = threading.Lock()
         self._ema_dt: float | None = None
         self._last_pts: float | None = None
@@ -224,6 +230,13 @@ class CaptureThread:
         """Reason -> count: ``queue_full`` (live drop-oldest), ``stopped`` (frame in hand at stop)."""
         with self._drops_lock:
             return dict(self._drops)
+
+    def drain_decode_times(self) -> list[float]:
+        """Seconds of CPU each frame's read took since the last call (decode cost, for metrics)."""
+        out = []
+        while self._decode_times:
+            out.append(self._decode_times.popleft())
+        return out
 
     def start(self) -> None:
         if self._thread.ident is not None:

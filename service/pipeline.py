@@ -112,6 +112,9 @@ class CameraRunner:
             m.frames_dropped.labels(camera=cam, reason=reason).inc(n - s.dropped.get(reason, 0))
         s.dropped = dropped
         m.queue_depth.labels(camera=cam).set(self.frames.qsize())
+        decode = m.stage_latency.labels(stage="decode")
+        for seconds in self.capture.drain_decode_times():
+            decode.observe(seconds)
         fps = self.capture.fps
         if fps:
             m.source_fps.labels(camera=cam).set(fps)

@@ -99,6 +99,8 @@ def test_fast_backend_processes_every_frame() -> None:
     assert captured - 4 <= processed <= captured
     assert h.value("actionstream_frame_stride", camera="a") == 1
     assert h.actions("a"), "windows were classified and published"
+    for stage in ("decode", "pose", "classify"):
+        assert h.value("actionstream_stage_latency_seconds_count", stage=stage) > 0, stage
 
 
 @pytest.mark.slow
