@@ -141,8 +141,11 @@ def test_one_camera_going_down_does_not_disturb_the_other() -> None:
     assert h.states("up") == ["connecting", "online", "offline"]  # offline: the stop at the end
     captured = h.value("actionstream_frames_captured_total", camera="up")
     processed = h.value("actionstream_frames_processed_total", camera="up")
+    skipped = h.value("actionstream_frames_skipped_total", camera="up")
+    dropped = h.value("actionstream_frames_dropped_total", camera="up", reason="queue_full")
     assert captured >= 40
-    assert processed >= 0.8 * captured
+    assert processed >= 20
+    assert processed + skipped + dropped >= captured - 4, "every frame of the healthy camera is accounted for"
     seqs = [e.frame_seq for e in h.actions("up")]
     assert seqs and max(seqs) >= captured - 10, "events for the healthy camera kept coming to the end"
 
