@@ -13,7 +13,7 @@ Proportions are measured in torso lengths (mid-hip to mid-shoulder) because that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -94,7 +94,6 @@ class Motion:
     leg_knee: np.ndarray
     leg_ankle: np.ndarray
     shrug: float = 0.12  # shoulder rise (torso lengths) when the arms are straight up
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def limb_dir(elev: np.ndarray | float, azim: np.ndarray | float, side: int) -> np.ndarray:
@@ -129,22 +128,28 @@ def two_bone_ik(target: np.ndarray, a: float, b: float, pole: np.ndarray) -> tup
     return along * u + h * q, d * u
 
 
-def _rot_y(a: np.ndarray) -> np.ndarray:
+def _rot(a: np.ndarray, i: int, j: int) -> np.ndarray:
+    """Rotation matrices ``(T, 3, 3)`` by angles ``a`` in the plane of axes ``i`` -> ``j``."""
     c, s = np.cos(a), np.sin(a)
-    z, o = np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+    r = np.zeros((*np.shape(a), 3, 3))
+    r[..., 0, 0] = r[..., 1, 1] = r[..., 2, 2] = 1.0
+    r[..., i, i] = c
+    r[..., j, j] = c
+    r[..., j, i] = s
+    r[..., i, j] = -s
+    return r
+
+
+def _rot_y(a: np.ndarray) -> np.ndarray:
+    return _rot(a, 2, 0)  # z -> x: turns +x towards -z
 
 
 def _rot_x(a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    z, o = np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2)
+    return _rot(a, 1, 2)  # y -> z: tips up towards forward
 
 
 def _rot_z(a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    z, o = np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+    return _rot(a, 0, 1)  # x -> y
 
 
 def _apply(rot: np.ndarray, pts: np.ndarray) -> np.ndarray:

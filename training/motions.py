@@ -66,14 +66,24 @@ def _dwell(c: np.ndarray, k: float) -> np.ndarray:
 
 def _swing_dir(abd: np.ndarray | float, fwd: np.ndarray | float, side: int) -> np.ndarray:
     """A segment hanging down, raised sideways by ``abd`` and then forwards by ``fwd`` (radians)."""
-    a, f = np.broadcast_arrays(np.asarray(abd, dtype=np.float64), np.asarray(fwd, dtype=np.float64))
-    return np.stack([SIDE_SIGN[side] * np.sin(a), -np.cos(a) * np.cos(f), np.cos(a) * np.sin(f)], axis=-1)
+    ca, sa, cf, sf = np.cos(abd), np.sin(abd), np.cos(fwd), np.sin(fwd)
+    shape = np.broadcast_shapes(np.shape(abd), np.shape(fwd))
+    out = np.empty((*shape, 3))
+    out[..., 0] = SIDE_SIGN[side] * sa
+    out[..., 1] = -ca * cf
+    out[..., 2] = ca * sf
+    return out
 
 
 def _frontal_dir(theta: np.ndarray | float, tilt: np.ndarray | float, side: int) -> np.ndarray:
     """A segment pointing up, tipped outward by ``theta`` in the frontal plane and forward by ``tilt``."""
-    th, ti = np.broadcast_arrays(np.asarray(theta, dtype=np.float64), np.asarray(tilt, dtype=np.float64))
-    return np.stack([SIDE_SIGN[side] * np.sin(th) * np.cos(ti), np.cos(th) * np.cos(ti), np.sin(ti)], axis=-1)
+    shape = np.broadcast_shapes(np.shape(theta), np.shape(tilt))
+    ct = np.cos(tilt)
+    out = np.empty((*shape, 3))
+    out[..., 0] = SIDE_SIGN[side] * np.sin(theta) * ct
+    out[..., 1] = np.cos(theta) * ct
+    out[..., 2] = np.sin(tilt)
+    return out
 
 
 def _arm(shape: BodyShape, upper: np.ndarray, fore: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,8 +139,9 @@ def _standing_legs(
     return knees, ankles
 
 
-def _base(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
-    """A person standing and breathing: sway, drift, head movement, arms down, legs straight."""
+def _base(shape: BodyShape, t: np.ndarray, v: MotionParams, arms: bool = True) -> Motion:
+    """A person standing and breathing: sway, drift, head movement, arms down (unless the action
+    sets both arms itself: ``arms=False``), legs straight."""
     n = t.shape[0]
     w1 = np.sin(2 * np.pi * v["sway_f1"] * t + v["sway_p1"])
     w2 = np.sin(2 * np.pi * v["sway_f2"] * t + v["sway_p2"])
@@ -138,7 +149,7 @@ def _base(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     root[:, 0] = v["sway_x"] * w1 + v["drift_x"] * t
     root[:, 2] = v["sway_z"] * w2 + v["drift_z"] * t
     elbows, wrists = np.empty((n, 2, 3)), np.empty((n, 2, 3))
-    for side in (LEFT, RIGHT):
+    for side in (LEFT, RIGHT) if arms else ():
         elbows[:, side], wrists[:, side] = _relaxed_arm(shape, t, v, side)
     knees, ankles = _standing_legs(shape, t, v)
     return Motion(
@@ -162,7 +173,7 @@ def _base(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
 
 def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Hops in place: crouch, push off, flight, land; arms swing a little by the sides."""
-    m = _base(shape, t, v)
+    m = _base(shape, t, v, arms=False)
     u = np.mod(_phase(t, v, v["freq"]) / (2 * np.pi), 1.0)
     air_frac = v["air_frac"]
     in_air = u < air_frac
@@ -185,7 +196,7 @@ def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
 
 def _jumping_jacks(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Arms sweep from the sides to overhead while the feet hop apart, and back, in one rhythm."""
-    m = _base(shape, t, v)
+    m = _base(shape, t, v, arms=False)
     ph = _phase(t, v, v["freq"])
     s_arm = 0.5 - 0.5 * _dwell(np.cos(ph), v["dwell"])
     s_leg = 0.5 - 0.5 * _dwell(np.cos(ph - v["leg_lag"]), v["dwell"])
@@ -227,7 +238,7 @@ def _punch_schedule(v: MotionParams, t_max: float) -> np.ndarray:
 
 def _boxing(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Fighting stance with a guard at the chin and alternating straight punches (some hooks)."""
-    m = _base(shape, t, v)
+    m = _base(shape, t, v, arms=False)
     n = t.shape[0]
     lead = LEFT if v["lead"] < 0.5 else RIGHT
     turn = -v["stance_turn"] if lead == LEFT else v["stance_turn"]
@@ -284,12 +295,13 @@ def _waving_common(shape: BodyShape, t: np.ndarray, v: MotionParams, m: Motion) 
     ph = _phase(t, v, v["freq"])
     m.side_bend = m.side_bend + v["body_bend"] * np.sin(ph - v["body_lag"])
     m.root[:, 0] += v["body_shift"] * np.sin(ph - v["body_lag"])
+    m.root[:, 1] += v["body_bob"] * (0.5 - 0.5 * np.cos(2 * (ph - v["body_lag"])))  # rising on the toes
 
 
 def _waving_2hands(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Both arms raised, forearms waving overhead; mirrored or parallel ("windscreen wipers")."""
-    m = _base(shape, t, v)
-    parallel = v.variant == "parallel"
+    m = _base(shape, t, v, arms=False)
+    parallel = v.variant in ("parallel", "overhead")
     for side, p in ((LEFT, "a"), (RIGHT, "b")):
         sign = -1.0 if (parallel and side == RIGHT) else 1.0
         m.arm_elbow[:, side], m.arm_wrist[:, side] = _wave_arm(shape, t, v, side, p=p, sign=sign)
@@ -300,7 +312,7 @@ def _waving_2hands(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
 
 def _waving_1hand(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """One raised arm waving (left or right); the other arm hangs, rests on the hip or the belly."""
-    m = _base(shape, t, v)
+    m = _base(shape, t, v, arms=False)
     side = LEFT if v.variant == "left" else RIGHT
     other = RIGHT if side == LEFT else LEFT
     m.arm_elbow[:, side], m.arm_wrist[:, side] = _wave_arm(shape, t, v, side, p="a", sign=1.0)
@@ -322,7 +334,7 @@ def _overhead_tops(shape: BodyShape, v: MotionParams) -> tuple[float, float]:
 
 def _clapping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Hands meet in front of the chest or face, or overhead from arms-out (the exercise variant)."""
-    m = _base(shape, t, v)
+    m = _base(shape, t, v, arms=False)
     ph = _phase(t, v, v["freq"])
     tor = shape.torso
     if v.variant == "overhead":
@@ -476,7 +488,7 @@ def _sample_boxing(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
     lead = float(rng.random() < 0.3)  # 0 = left foot forward (orthodox)
     return ("southpaw" if lead else "orthodox"), {
         "lead": lead,
-        "stance_turn": u(5, 35) * DEG,
+        "stance_turn": u(10, 40) * DEG,
         "stance_knee": u(5, 25) * DEG,
         "punch_rate": u(1.2, 3.8),
         "punch_dur": u(0.2, 0.42),
@@ -505,10 +517,10 @@ def _wave_arm_params(rng: np.random.Generator, p: str) -> dict[str, float]:
     follow = 0.0 if style < 0.55 else (1.0 if style < 0.8 else u(0.0, 1.0))
     return {
         f"{p}_elev": (u(110, 168) if follow > 0.5 else u(70, 168)) * DEG,
-        f"{p}_azim": u(-10, 45) * DEG,
+        f"{p}_azim": u(-10, 70) * DEG,
         f"{p}_tilt0": u(-25, 25) * DEG,
         f"{p}_amp": u(15, 55) * DEG,
-        f"{p}_upper_amp": (u(12, 40) if follow > 0.5 else u(0, 30)) * DEG,
+        f"{p}_upper_amp": (u(12, 40) if follow > 0.5 else u(0, 35)) * DEG,
         f"{p}_fwd": u(-10, 30) * DEG,
         f"{p}_follow": follow,
         f"{p}_bend": u(-25, 10) * DEG,
@@ -519,11 +531,12 @@ def _wave_arm_params(rng: np.random.Generator, p: str) -> dict[str, float]:
 def _sample_waving(rng: np.random.Generator, two: bool) -> tuple[str, dict[str, float]]:
     u = rng.uniform
     values = {
-        "freq": _loguniform(rng, 0.3, 3.0),
+        "freq": _loguniform(rng, 0.25, 3.0),
         "dwell": u(0.2, 1.5),
         "upper_lag": u(-0.6, 0.6),
         "body_bend": u(0, 6) * DEG,
         "body_shift": u(0, 0.05),
+        "body_bob": u(0, 0.025),
         "body_lag": u(-0.5, 0.5),
         **_wave_arm_params(rng, "a"),
     }
@@ -542,7 +555,13 @@ def _sample_waving(rng: np.random.Generator, two: bool) -> tuple[str, dict[str, 
     ):  # similar arms, not identical
         b[f"b_{key}"] = 0.7 * values[f"a_{key}"] + 0.3 * b[f"b_{key}"]
     b["b_phase"] = u(-0.4, 0.4)
-    return ("parallel" if rng.random() < 0.5 else "mirror"), {**values, **b}
+    variant = str(rng.choice(["parallel", "mirror", "overhead"], p=[0.35, 0.35, 0.3]))
+    if variant == "overhead":  # both straight arms sweep side to side above the head, hands pass close
+        for p in ("a", "b"):
+            b[f"{p}_follow"], b[f"{p}_elev"] = 1.0, u(140, 172) * DEG
+            b[f"{p}_upper_amp"], b[f"{p}_bend"] = u(18, 40) * DEG, u(-15, 5) * DEG
+        values.update({k: v for k, v in b.items() if k.startswith("a_")})
+    return variant, {**values, **b}
 
 
 def _sample_clapping(rng: np.random.Generator) -> tuple[str, dict[str, float]]:

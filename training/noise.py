@@ -9,7 +9,7 @@ so their statistics do not depend on the frame rate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,26 +19,8 @@ from inference.keypoints import NUM_KEYPOINTS
 JOINT_JITTER = np.array([0.7, 0.7, 0.7, 0.9, 0.9, 1.0, 1.0, 1.3, 1.3, 1.7, 1.7, 1.1, 1.1, 1.2, 1.2, 1.4, 1.4])
 # Typical confidence offset per joint (face, shoulders, elbows, wrists, hips, knees, ankles).
 JOINT_CONF = np.array(
-    [
-        0.04,
-        0.03,
-        0.03,
-        0.0,
-        0.0,
-        0.05,
-        0.05,
-        -0.04,
-        -0.04,
-        -0.09,
-        -0.09,
-        0.04,
-        0.04,
-        -0.03,
-        -0.03,
-        -0.08,
-        -0.08,
-    ]
-)
+    [0.04, 0.03, 0.03, 0, 0, 0.05, 0.05, -0.03, -0.03, -0.05, -0.05, 0.04, 0.04, -0.02, -0.02, -0.05, -0.05]
+)  # fmt: skip
 TORSO = (5, 6, 12, 11)
 
 
@@ -71,23 +53,20 @@ class NoiseParams:
         """Perfect detections: exact positions, confidence 1 (inside the image)."""
         return cls(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.1, 0.0, False, 0)
 
-    def is_none(self) -> bool:
-        return self == replace(NoiseParams.none(), seed=self.seed, dropout_mean_s=self.dropout_mean_s)
-
     @classmethod
     def sample(cls, rng: np.random.Generator) -> NoiseParams:
         u = rng.uniform
         return cls(
-            jitter=float(np.exp(u(np.log(0.0015), np.log(0.02)))),
+            jitter=float(np.exp(u(np.log(0.0008), np.log(0.02)))),
             jitter_corr_s=float(u(0.0, 0.15)),
             bias=float(u(0.0, 0.04)),
             smoothing_s=float(u(0.02, 0.1) if rng.random() < 0.5 else 0.0),
             blur_s=float(u(0.0, 1 / 60)),
             conf_level=float(
-                u(0.9, 1.05) if rng.random() < 0.6 else u(0.65, 0.95)
+                u(0.92, 1.05) if rng.random() < 0.7 else u(0.65, 0.95)
             ),  # MediaPipe-like or broad
             conf_noise=float(u(0.01, 0.08)),
-            dropout_rate_hz=float(u(0.0, 0.08)),
+            dropout_rate_hz=float(u(0.0, 0.04)),
             dropout_mean_s=float(u(0.05, 0.4)),
             swap_rate_hz=float(u(0.0, 0.1) if rng.random() < 0.5 else 0.0),
             occlusion=True,
@@ -98,7 +77,7 @@ class NoiseParams:
 def _ar1_matrix(times: np.ndarray, corr_s: float) -> np.ndarray:
     """Lower-triangular ``(T, T)`` map from white noise to unit-variance AR(1) noise."""
     n = times.shape[0]
-    dt = float(np.median(np.diff(times))) if n > 1 else 1.0
+    dt = float(times[-1] - times[0]) / (n - 1) if n > 1 else 1.0
     rho = float(np.exp(-dt / corr_s)) if corr_s > 0 else 0.0
     lag = np.arange(n)[:, None] - np.arange(n)[None, :]
     mat = np.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0) * np.sqrt(1 - rho * rho)
@@ -109,7 +88,7 @@ def _ar1_matrix(times: np.ndarray, corr_s: float) -> np.ndarray:
 def _ema_matrix(times: np.ndarray, tau_s: float) -> np.ndarray:
     """Lower-triangular ``(T, T)`` exponential smoothing (a tracker's lag), starting at the first value."""
     n = times.shape[0]
-    dt = float(np.median(np.diff(times))) if n > 1 else 1.0
+    dt = float(times[-1] - times[0]) / (n - 1) if n > 1 else 1.0
     a = 1.0 - float(np.exp(-dt / tau_s))
     lag = np.arange(n)[:, None] - np.arange(n)[None, :]
     mat = np.where(lag >= 0, a * (1 - a) ** np.maximum(lag, 0), 0.0)
@@ -156,7 +135,7 @@ def apply_noise(
     n = uv.shape[0]
     w, h = image_size
     rng = np.random.default_rng(params.seed)
-    torso_px = float(np.median(np.linalg.norm(uv[:, 5:7].mean(1) - uv[:, 11:13].mean(1), axis=-1)))
+    torso_px = float(np.mean(np.linalg.norm(uv[:, 5:7].mean(1) - uv[:, 11:13].mean(1), axis=-1)))
     xy = uv.astype(np.float64).copy()
     conf = np.full((n, NUM_KEYPOINTS), 1.0)
 

@@ -91,8 +91,8 @@ def _crop_box(keypoints: np.ndarray, image_size: tuple[int, int], min_conf: floa
     good = kp[(kp[:, 2] >= min_conf) & np.all(np.isfinite(kp[:, :2]), axis=1)]
     if len(good) == 0:
         return (0.0, 0.0, float(image_size[0]), float(image_size[1]))
-    lo = np.percentile(good[:, :2], 1, axis=0)
-    hi = np.percentile(good[:, :2], 99, axis=0)
+    lo = np.percentile(good[:, :2], 0.2, axis=0)
+    hi = np.percentile(good[:, :2], 99.8, axis=0)
     centre, side = (lo + hi) / 2, float(np.max(hi - lo)) * 1.15 + 10
     return (centre[0] - side / 2, centre[1] - side / 2, side, side)
 

@@ -31,6 +31,16 @@ def test_same_seed_same_dataset_and_other_seed_differs() -> None:
     )
 
 
+@pytest.mark.slow
+def test_workers_give_the_same_dataset() -> None:
+    serial = generate_dataset(4, duration_s=1.0, seed=8)
+    parallel = generate_dataset(4, duration_s=1.0, seed=8, workers=2)
+    assert len(serial) == len(parallel) == 24
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+        assert a.label == b.label
+
+
 def test_adding_classes_keeps_existing_sequences() -> None:
     small = generate_dataset(1, seed=3, actions=("BOXING",))
     big = generate_dataset(1, seed=3, include_idle=True)
