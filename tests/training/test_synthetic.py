@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from training.motions import rhythm_phase, sample_motion_params
 from training.synthetic import (
     ACTIONS,
     IDLE,
@@ -122,3 +123,13 @@ def test_bad_arguments_are_explained() -> None:
         generate_sequence("BOXING", 10.0, 1.0, rng, sample_params("JUMPING", rng))
     with pytest.raises(ValueError, match="fps_range"):
         generate_dataset(1, fps_range=(30, 10))
+
+
+def test_tempo_drifts_only_within_its_range() -> None:
+    """The instantaneous tempo stays within freq * (1 +- tempo_mod): rhythm varies, it does not jump."""
+    t = np.linspace(0, 20, 4001)
+    for i in range(20):
+        params = sample_motion_params("CLAPPING_HANDS", np.random.default_rng(i))
+        freq, d = params["freq"], params["tempo_mod"]
+        inst = np.gradient(rhythm_phase(t, params, freq), t) / (2 * np.pi)
+        assert inst.min() >= freq * (1 - d) - 1e-3 and inst.max() <= freq * (1 + d) + 1e-3
