@@ -242,11 +242,9 @@ def _punch_schedule(v: MotionParams, t_max: float) -> np.ndarray:
     n = int(np.ceil((t_max + 1.0) * rate)) + 2
     r = np.random.default_rng(v.seed).random((n, 6))  # one row per slot: same prefix for any n
     start = (np.arange(n) - 1 + (r[:, 0] - 0.5) * v["punch_irregular"]) / rate
-    side = np.empty(n)
-    prev = 0 if v["lead"] < 0.5 else 1
-    for k in range(n):  # mostly alternating, sometimes a double
-        prev = prev if r[k, 1] < v["double_prob"] else 1 - prev
-        side[k] = prev
+    # Mostly alternating, sometimes a double: the side flips unless the slot draws a double.
+    flips = np.cumsum(r[:, 1] >= v["double_prob"])
+    side = np.mod((0 if v["lead"] < 0.5 else 1) + flips, 2).astype(np.float64)
     dur = v["punch_dur"] * (0.8 + 0.4 * r[:, 2])
     amount = np.where(r[:, 3] < v["skip_prob"], 0.0, 0.75 + 0.25 * r[:, 4])
     kind = (r[:, 5] < v["hook_prob"]).astype(np.float64)
@@ -262,11 +260,17 @@ def _boxing(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     m.pelvis_yaw = m.pelvis_yaw + turn
     t_max = float(t.max()) if n else 0.0
     start, side, dur, amount, kind = _punch_schedule(v, t_max).T
-    x = (t[:, None] - start[None]) / dur[None]  # (T, slots)
-    pulse = np.where((x > 0) & (x < 1), np.sin(np.pi * np.clip(x, 0, 1) ** 0.7), 0.0) * amount
-    onehot = np.stack([side == LEFT, side == RIGHT], axis=1).astype(np.float64)  # (slots, 2)
-    ext = pulse @ onehot
-    hook = np.clip((pulse * kind) @ onehot, 0.0, 1.0)
+    # Each frame only looks at the few slots that can cover it (memory stays O(T) for long clips).
+    rate = v["punch_rate"]
+    back = int(np.ceil(float(dur.max()) * rate + 0.5 * v["punch_irregular"])) + 1
+    idx = np.floor(t * rate).astype(np.int64)[:, None] + 1 + np.arange(-back, 2)[None, :]  # (T, K)
+    valid = (idx >= 0) & (idx < start.shape[0])
+    idx = np.clip(idx, 0, start.shape[0] - 1)
+    x = (t[:, None] - start[idx]) / dur[idx]
+    pulse = np.where(valid & (x > 0) & (x < 1), np.sin(np.pi * np.clip(x, 0, 1) ** 0.7), 0.0) * amount[idx]
+    on_side = [side[idx] == s_ for s_ in (LEFT, RIGHT)]
+    ext = np.stack([np.sum(pulse * o, axis=1) for o in on_side], axis=1)
+    hook = np.clip(np.stack([np.sum(pulse * kind[idx] * o, axis=1) for o in on_side], axis=1), 0.0, 1.0)
     ext = np.clip(ext, 0.0, 1.0)
     reach = (shape.upper_arm + shape.forearm) * v["reach"]
     tor = shape.torso

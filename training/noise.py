@@ -90,22 +90,24 @@ def _step(times: np.ndarray) -> float:
     return float(times[-1] - times[0]) / (n - 1) if n > 1 else 1.0
 
 
-def _ar1_matrix(times: np.ndarray, corr_s: float) -> np.ndarray:
-    """Lower-triangular ``(T, T)`` map from white noise to unit-variance AR(1) noise."""
-    rho = float(np.exp(-_step(times) / corr_s)) if corr_s > 0 else 0.0
-    lag = _lags(times.shape[0])
-    mat = rho**lag * np.sqrt(1 - rho * rho)
-    mat[:, 0] = rho ** lag[:, 0]  # start in the stationary state
-    return mat
+def _exp_filter(x: np.ndarray, rho: float, gain: float) -> np.ndarray:
+    """``y[0] = x[0]``, ``y[k] = rho * y[k-1] + gain * x[k]`` along axis 0 of ``x (T, C)``.
 
-
-def _ema_matrix(times: np.ndarray, tau_s: float) -> np.ndarray:
-    """Lower-triangular ``(T, T)`` exponential smoothing (a tracker's lag), starting at the first value."""
-    a = 1.0 - float(np.exp(-_step(times) / tau_s))
-    lag = _lags(times.shape[0])
-    mat = a * (1 - a) ** lag
-    mat[:, 0] = (1 - a) ** lag[:, 0]
-    return mat
+    With ``gain = sqrt(1 - rho^2)`` white noise becomes unit-variance AR(1) noise; with
+    ``gain = 1 - rho`` it is a tracker's exponential smoothing. Short sequences use one matrix
+    product, long ones a loop (so memory stays O(T)).
+    """
+    n = x.shape[0]
+    if n <= 512:
+        lag = _lags(n)
+        mat = gain * rho**lag
+        mat[:, 0] = rho ** lag[:, 0]
+        return mat @ x
+    y = np.empty_like(x)
+    y[0] = x[0]
+    for k in range(1, n):
+        y[k] = rho * y[k - 1] + gain * x[k]
+    return y
 
 
 def _events(
@@ -151,7 +153,8 @@ def apply_noise(
     conf = np.full((n, NUM_KEYPOINTS), 1.0)
 
     if params.smoothing_s > 0 and n > 1:
-        xy = (_ema_matrix(times, params.smoothing_s) @ xy.reshape(n, -1)).reshape(xy.shape)
+        keep = float(np.exp(-_step(times) / params.smoothing_s))
+        xy = _exp_filter(xy.reshape(n, -1), keep, 1.0 - keep).reshape(xy.shape)
     if params.blur_s > 0 and n > 1:  # where in the exposure the detector locks on
         vel = np.empty_like(uv)  # central differences, one-sided at the ends
         vel[1:-1] = (uv[2:] - uv[:-2]) / (times[2:] - times[:-2])[:, None, None]
@@ -164,7 +167,8 @@ def apply_noise(
     if params.jitter > 0:
         white = rng.standard_normal((n, NUM_KEYPOINTS * 2))
         if params.jitter_corr_s > 0 and n > 1:
-            white = _ar1_matrix(times, params.jitter_corr_s) @ white
+            rho = float(np.exp(-_step(times) / params.jitter_corr_s))
+            white = _exp_filter(white, rho, float(np.sqrt(1 - rho * rho)))
         xy += white.reshape(n, NUM_KEYPOINTS, 2) * scale
     if params.bias > 0:
         xy += rng.normal(0.0, params.bias * torso_px, (1, NUM_KEYPOINTS, 2))
