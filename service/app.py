@@ -15,7 +15,7 @@ from capture.sources import open_source
 from inference.backends import choose_backend, create_backend
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
-from service.config import AppConfig, PoseConfig
+from service.config import AppConfig, ModelConfig, PoseConfig
 from service.http import HttpServer, create_app
 from service.metrics import Metrics
 from service.pipeline import Pipeline, SourceOpener
@@ -47,7 +47,11 @@ def backend_options(name: str, pose: PoseConfig) -> dict[str, Any]:
 
 
 def backend_factory_for(config: AppConfig) -> BackendFactory:
-    pose = config.pose
+    return pose_backend_factory(config.pose)
+
+
+def pose_backend_factory(pose: PoseConfig) -> BackendFactory:
+    """Builds the configured pose backend (in the thread that will use it)."""
     name = choose_backend(pose.device) if pose.backend == "auto" else pose.backend
     options = backend_options(name, pose)
 
@@ -58,9 +62,14 @@ def backend_factory_for(config: AppConfig) -> BackendFactory:
 
 
 def classifier_factory_for(config: AppConfig) -> ClassifierFactory:
-    path = config.model.path or default_model_path()
+    return action_classifier_factory(config.model, config.pose)
+
+
+def action_classifier_factory(model: ModelConfig, pose: PoseConfig) -> ClassifierFactory:
+    """Loads the configured action model (the shipped one by default)."""
+    path = model.path or default_model_path()
     # The LSTM costs ~2 ms on a CPU; it goes to a GPU only when one is named explicitly.
-    device = config.pose.device if config.pose.device.startswith("cuda") else "cpu"
+    device = pose.device if pose.device.startswith("cuda") else "cpu"
 
     def make() -> ActionClassifier:
         return ActionClassifier.load(path, device=device)

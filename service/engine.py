@@ -53,13 +53,15 @@ class TrackView:
 
 @dataclass(frozen=True, slots=True)
 class FrameResult:
-    """What one frame produced: its events in publishing order and the people in it."""
+    """What one frame produced: its events in publishing order, the people in it, and the windows
+    classified on it (every one, whatever its confidence)."""
 
     camera_id: str
     frame_seq: int
     pts: float
     tracks: tuple[TrackView, ...] = ()
     events: tuple[AnalysisEvent, ...] = ()
+    classifications: tuple[Classification, ...] = ()
 
 
 @dataclass
@@ -157,6 +159,7 @@ class FrameAnalyzer:
         i = 0
         for camera_id, cam, frame, before, views, ws in staged:
             events = list(before)
+            made: list[Classification] = []
             for w in ws:
                 c = Classification(
                     camera=camera_id,
@@ -170,10 +173,13 @@ class FrameAnalyzer:
                     capture_time=frame.capture_time,
                 )
                 i += 1
+                made.append(c)
                 cam.labels[w.track_id] = c.top
                 events += self.segments.observe(c)
             tracks = tuple(self._labelled(camera_id, cam, v) for v in views)
-            results.append(FrameResult(camera_id, frame.seq, frame.pts, tracks, tuple(events)))
+            results.append(
+                FrameResult(camera_id, frame.seq, frame.pts, tracks, tuple(events), tuple(made))
+            )
         return results
 
     def _labelled(self, camera_id: str, cam: _Camera, view: TrackView) -> TrackView:
