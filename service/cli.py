@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.cmd_proxy",
     "service.cmd_model",
     "service.cmd_analyze",
+    "service.cmd_web",
 )
 
 log = logging.getLogger(__name__)

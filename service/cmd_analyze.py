@@ -107,9 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     video_out, timeline_out, csv_out = _outputs(args, src)
     backend, classifier, options = _engine(args)
-    bar = tqdm(
-        total=info.frames, unit="frame", desc=src.name[:30], file=sys.stderr, disable=args.no_progress
-    )
+    bar = tqdm(total=info.frames, unit="frame", desc=src.name[:30], file=sys.stderr, disable=args.no_progress)
     try:
         result = analyze_video(
             src, backend=backend, classifier=classifier, video_out=video_out, options=options, info=info,

@@ -177,9 +177,7 @@ class FrameAnalyzer:
                 cam.labels[w.track_id] = c.top
                 events += self.segments.observe(c)
             tracks = tuple(self._labelled(camera_id, cam, v) for v in views)
-            results.append(
-                FrameResult(camera_id, frame.seq, frame.pts, tracks, tuple(events), tuple(made))
-            )
+            results.append(FrameResult(camera_id, frame.seq, frame.pts, tracks, tuple(events), tuple(made)))
         return results
 
     def _labelled(self, camera_id: str, cam: _Camera, view: TrackView) -> TrackView:

@@ -53,36 +53,40 @@ class VideoInfo:
             raise ValueError(f"VideoInfo.fps must be in (0, {_MAX_SANE_FPS}], got {self.fps}")
 
 
-def probe_video(path: str | Path, *, timeout_s: float = 60.0) -> VideoInfo:
-    """Check ``path`` holds a decodable video and describe it; raises ``BadVideoError``."""
+def probe_video(path: str | Path, *, name: str | None = None, timeout_s: float = 60.0) -> VideoInfo:
+    """Check ``path`` holds a decodable video and describe it; raises ``BadVideoError``. ``name`` is
+    what messages call the file (default: its file name)."""
     p = Path(path)
     if not p.is_file():
         raise BadVideoError("missing", f"video file not found: {p} (check the path; it must be a file)")
+    shown = name or p.name
     size = p.stat().st_size
     if size == 0:
-        raise BadVideoError("empty", f"{p.name} is empty (0 bytes): choose a video file")
+        raise BadVideoError("empty", f"{shown} is empty (0 bytes): choose a video file")
     looks_like_video = sniff_container(p)
     meta = _ffprobe(p, timeout_s) if shutil.which("ffprobe") else {}
     if meta.get("error"):
         if looks_like_video:
             raise BadVideoError(
                 "corrupt",
-                f"{p.name} looks like a {looks_like_video} video but cannot be read ({meta['error']}): "
+                f"{shown} looks like a {looks_like_video} video but cannot be read ({meta['error']}): "
                 "the file is damaged or incomplete; export or download it again",
             )
         raise BadVideoError(
             "not_video",
-            f"{p.name} is not a video (ffprobe: {meta['error']}): choose an MP4, AVI, MKV, MOV or WebM file",
+            f"{shown} is not a video (ffprobe: {meta['error']}): choose an MP4, AVI, MKV, MOV or WebM file",
         )
     container = str(meta.get("format_name") or "") or None
     if container and (container.endswith("_pipe") or container == "image2"):
-        raise BadVideoError("not_video", f"{p.name} is a still image ({container}), not a video")
+        raise BadVideoError("not_video", f"{shown} is a still image ({container}), not a video")
     if meta and not meta.get("video"):
-        raise BadVideoError("not_video", f"{p.name} has no video stream (audio only?): choose a video file")
-    return _decode_first_frame(p, meta, looks_like_video)
+        raise BadVideoError("not_video", f"{shown} has no video stream (audio only?): choose a video file")
+    return _decode_first_frame(p, shown, meta, looks_like_video)
 
 
-def _decode_first_frame(p: Path, meta: dict[str, object], looks_like_video: str | None) -> VideoInfo:
+def _decode_first_frame(
+    p: Path, shown: str, meta: dict[str, object], looks_like_video: str | None
+) -> VideoInfo:
     cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
     try:
         ok, image = cap.read() if cap.isOpened() else (False, None)
@@ -90,10 +94,10 @@ def _decode_first_frame(p: Path, meta: dict[str, object], looks_like_video: str 
             if meta or looks_like_video:
                 raise BadVideoError(
                     "corrupt",
-                    f"{p.name} is a video container but its first frame cannot be decoded: the file is "
+                    f"{shown} is a video container but its first frame cannot be decoded: the file is "
                     "damaged or incomplete, or uses a codec this build cannot read",
                 )
-            raise BadVideoError("not_video", f"{p.name} cannot be opened as a video: choose a video file")
+            raise BadVideoError("not_video", f"{shown} cannot be opened as a video: choose a video file")
         height, width = image.shape[:2]
         fps = _float(meta.get("fps")) or _float(cap.get(cv2.CAP_PROP_FPS))
         frames = _int(meta.get("frames")) or _int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -132,7 +136,7 @@ def _ffprobe(p: Path, timeout_s: float) -> dict[str, object]:
     if done.returncode != 0:
         lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
         reason = lines[-1] if lines else f"exit code {done.returncode}"
-        return {"error": reason.replace(str(p), p.name)[:300]}
+        return {"error": reason.replace(f"{p}: ", "").replace(str(p), "the file")[:300]}
     try:
         data = json.loads(done.stdout or "{}")
     except json.JSONDecodeError:

@@ -33,7 +33,14 @@ EventSink = Callable[[ActionEvent | PoseEvent], object]
 # Called with every processed frame and its result (the live preview keeps references to both).
 FrameObserver = Callable[[str, Frame, FrameResult], object]
 
-__all__ = ["BackendFactory", "CameraLane", "ClassifierFactory", "InferenceWorker", "LaneOptions"]
+__all__ = [
+    "BackendFactory",
+    "CameraLane",
+    "ClassifierFactory",
+    "FrameObserver",
+    "InferenceWorker",
+    "LaneOptions",
+]
 
 
 @dataclass
