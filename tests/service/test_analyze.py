@@ -200,11 +200,12 @@ def test_writer_makes_h264_with_every_frame_and_abort_leaves_nothing(tmp_path: P
         H264Writer(tmp_path / "x.mp4", 32, 32, 10).write(np.zeros((10, 10, 3), np.uint8))
 
 
-def _c(track: int, frame: int, label: str, p: float, fps: float = 10.0, window_s: float = 1.5) -> Classification:
+def _c(track: int, frame: int, label: str, p: float) -> Classification:
+    """A 1.5 s window of a 10 fps video ending at ``frame`` whose top label is ``label`` at ``p``."""
     probs = [(1 - p) / (len(LABELS) - 1)] * len(LABELS)
     probs[LABELS.index(label)] = p
-    t = frame / fps
-    return Classification("video", track, LABELS, tuple(probs), max(0.0, t - window_s), t, frame, t)
+    t = frame / 10.0
+    return Classification("video", track, LABELS, tuple(probs), max(0.0, t - 1.5), t, frame, t)
 
 
 def test_label_segments_cover_each_track_from_its_first_window() -> None:
