@@ -206,10 +206,14 @@ class JobManager:
         if self._stop.is_set():
             raise JobsClosedError("the server is shutting down; try again in a moment")
         with self._lock:
-            waiting = sum(j.state is JobState.QUEUED and not j.deleted for j in self._jobs.values())
-            if waiting + len(self._uploading) >= self.max_queued + self.max_concurrent:
+            # Counted with the running ones, so it does not matter whether a worker took a job yet.
+            active = len(self._uploading) + sum(
+                j.state in (JobState.QUEUED, JobState.RUNNING) and not j.deleted for j in self._jobs.values()
+            )
+            if active >= self.max_queued + self.max_concurrent:
                 raise JobsFullError(
-                    f"{waiting} videos are already waiting to be analysed; try again when some have finished"
+                    f"{active - self.max_concurrent} videos are already waiting to be analysed; "
+                    "try again when some have finished"
                 )
             job_id = uuid.uuid4().hex
             self._uploading.add(job_id)
@@ -217,17 +221,18 @@ class JobManager:
         path.mkdir()
         return job_id, path
 
-    def submit(self, job_id: str, name: str, size: int, frames_total: int | None) -> Job:
-        """The upload of ``job_id`` is complete and checked: queue it."""
+    def submit(self, job_id: str, name: str, size: int, frames_total: int | None) -> dict[str, Any]:
+        """The upload of ``job_id`` is complete and checked: queue it. Returns the job as queued."""
         now = self._clock()
         job = Job(job_id, display_name(name), size, now, frames_total=frames_total)
         with self._lock:
             self._uploading.discard(job_id)
             self._jobs[job_id] = job
             self._save(job)
+            queued = job.to_dict()
         self._queue.put(job_id)
         log.info("job %s queued: %s (%d bytes)", job_id, job.name, size)
-        return job
+        return queued
 
     def discard(self, job_id: str) -> None:
         """An upload failed or was rejected: remove everything it wrote."""

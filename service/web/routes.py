@@ -143,8 +143,8 @@ def _job_routes(
         except BaseException:
             jobs.discard(job_id)  # client went away, server stopping: leave nothing behind
             raise
-        job = jobs.submit(job_id, upload.filename, upload.size, info.frames)
-        return JSONResponse(job.to_dict(), status_code=201)
+        queued = jobs.submit(job_id, upload.filename, upload.size, info.frames)
+        return JSONResponse(queued, status_code=201)
 
     @router.get("/api/jobs")
     def list_jobs() -> dict[str, Any]:

@@ -5,6 +5,14 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { config: null, file: null, current: null, source: null, timeline: null };
+const REFUSED = {
+  400: "This upload cannot be used.",
+  413: "This file is too large.",
+  415: "This is not a video.",
+  422: "This video cannot be read.",
+  429: "Too many videos are waiting.",
+  503: "The server is shutting down.",
+};
 
 function showError(title, detail) {
   const box = $("error");
@@ -68,7 +76,7 @@ function upload(event) {
       watch(body.id);
     } else {
       hideProgress();
-      showError(`The upload was refused (${xhr.status}).`, body.detail || xhr.statusText);
+      showError(`${REFUSED[xhr.status] || "The upload was refused."} (HTTP ${xhr.status})`, body.detail || xhr.statusText);
     }
   };
   xhr.onerror = () => {

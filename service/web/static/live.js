@@ -51,7 +51,7 @@ function update(cam) {
   if (!cam.people.length) {
     parts.people.replaceChildren(el("span", { class: "muted", text: cam.frame ? "nobody in view" : "no frame yet" }));
   } else {
-    parts.people.replaceChildren(...cam.people.map((p) => el("span", { style: { marginRight: "12px" } },
+    parts.people.replaceChildren(el("span", { class: "muted", text: "In view: " }), ...cam.people.map((p) => el("span", { style: { marginRight: "12px" } },
       `#${p.track_id} `,
       p.label
         ? el("span", { class: "chip", style: { background: labelColour(p.label) }, text: `${prettyLabel(p.label)} ${Math.round(100 * p.confidence)} %` })
