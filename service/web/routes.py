@@ -276,13 +276,19 @@ async def _mjpeg_stream(
     period = 1.0 / fps
     loop = asyncio.get_running_loop()
     last = -1
+    due = loop.time()
     while not stopping.is_set():
-        t0 = loop.time()
+        now = loop.time()
+        if now < due:  # short naps, so a shutdown is noticed whatever the rate
+            await asyncio.sleep(min(_SSE_POLL_S, due - now))
+            continue
         snap = previews.latest(camera_id)
-        if snap is not None and snap.version != last:
-            encoded = await anyio.to_thread.run_sync(previews.jpeg, camera_id)
-            if encoded is not None:
-                last, data = encoded
-                head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
-                yield head.encode("ascii") + data + b"\r\n"
-        await asyncio.sleep(max(0.02, period - (loop.time() - t0)))
+        if snap is None or snap.version == last:
+            await asyncio.sleep(min(_SSE_POLL_S, 0.02))  # wait for the next processed frame
+            continue
+        encoded = await anyio.to_thread.run_sync(previews.jpeg, camera_id)
+        if encoded is not None:
+            last, data = encoded
+            head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
+            yield head.encode("ascii") + data + b"\r\n"
+            due = now + period
