@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from service.live import LivePreviews
 from service.video_probe import BadVideoError, probe_video
@@ -140,6 +141,10 @@ def _job_routes(
         except BadVideoError as exc:
             jobs.discard(job_id)
             return _error(_BAD_VIDEO_STATUS[exc.kind], str(exc))
+        except ClientDisconnect:
+            jobs.discard(job_id)
+            log.info("an upload was abandoned by the client; removed what had arrived")
+            return _error(400, "the upload was interrupted")
         except BaseException:
             jobs.discard(job_id)  # client went away, server stopping: leave nothing behind
             raise

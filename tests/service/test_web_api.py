@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -103,6 +104,32 @@ def test_too_large_is_413_from_content_length_and_while_streaming(tmp_path: Path
         )
         assert r.status_code == 413 and "1.0 MiB limit" in r.json()["detail"]
         assert leftovers(s.jobs_dir) == []
+
+
+def test_an_abandoned_upload_leaves_nothing(served: Any, wave: bytes) -> None:
+    host, port = served.url.removeprefix("http://").split(":")
+    boundary = "b0undary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n').encode()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            (
+                f"POST /api/jobs HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                f"Content-Length: {len(head) + len(wave) + 100}\r\n\r\n"
+            ).encode()
+            + head
+            + wave[:500_000]
+        )
+        deadline = time.monotonic() + 10
+        while not any((served.jobs_dir / d / INPUT).exists() for d in leftovers(served.jobs_dir)):
+            assert time.monotonic() < deadline, "the upload never started arriving"
+            time.sleep(0.02)
+    # The client went away mid-body: the half-received file is removed.
+    deadline = time.monotonic() + 10
+    while leftovers(served.jobs_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(served.jobs_dir) == []
+    assert httpx.get(f"{served.url}/api/jobs").json() == {"jobs": []}
 
 
 def test_not_multipart_and_no_file_field_are_400(served: Any, wave: bytes) -> None:
