@@ -15,11 +15,16 @@ from capture.sources import open_source
 from inference.backends import choose_backend, create_backend
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
-from service.config import AppConfig, PoseConfig
+from service.analyze import options_from_config
+from service.config import AppConfig, ModelConfig, PoseConfig
+from service.events import ActionEvent, PoseEvent, StatusEvent
 from service.http import HttpServer, create_app
+from service.live import LivePreviews
 from service.metrics import Metrics
 from service.pipeline import Pipeline, SourceOpener
 from service.publisher import Publisher
+from service.web import WebUI
+from service.web.runner import AnalyzeJobRunner
 from service.worker import BackendFactory, ClassifierFactory
 
 log = logging.getLogger(__name__)
@@ -47,7 +52,11 @@ def backend_options(name: str, pose: PoseConfig) -> dict[str, Any]:
 
 
 def backend_factory_for(config: AppConfig) -> BackendFactory:
-    pose = config.pose
+    return pose_backend_factory(config.pose)
+
+
+def pose_backend_factory(pose: PoseConfig) -> BackendFactory:
+    """Builds the configured pose backend (in the thread that will use it)."""
     name = choose_backend(pose.device) if pose.backend == "auto" else pose.backend
     options = backend_options(name, pose)
 
@@ -58,9 +67,14 @@ def backend_factory_for(config: AppConfig) -> BackendFactory:
 
 
 def classifier_factory_for(config: AppConfig) -> ClassifierFactory:
-    path = config.model.path or default_model_path()
+    return action_classifier_factory(config.model, config.pose)
+
+
+def action_classifier_factory(model: ModelConfig, pose: PoseConfig) -> ClassifierFactory:
+    """Loads the configured action model (the shipped one by default)."""
+    path = model.path or default_model_path()
     # The LSTM costs ~2 ms on a CPU; it goes to a GPU only when one is named explicitly.
-    device = config.pose.device if config.pose.device.startswith("cuda") else "cpu"
+    device = pose.device if pose.device.startswith("cuda") else "cpu"
 
     def make() -> ActionClassifier:
         return ActionClassifier.load(path, device=device)
@@ -91,33 +105,75 @@ class Service:
             metrics=self.metrics,
             queue_size=config.zmq.queue_size,
         )
+        # The live page's store: references to each camera's latest processed frame and events.
+        self.previews: LivePreviews | None = None
+        if config.web.enabled:
+            self.previews = LivePreviews(
+                [c.id for c in config.enabled_cameras], max_events=config.web.live_events
+            )
+        backend_factory = backend_factory or backend_factory_for(config)
+        classifier_factory = classifier_factory or classifier_factory_for(config)
         # Built here (not in run) so a bad source is reported before anything starts.
         self.pipeline = Pipeline(
             config,
             metrics=self.metrics,
-            publish=self.publisher.publish_event,
-            backend_factory=backend_factory or backend_factory_for(config),
-            classifier_factory=classifier_factory or classifier_factory_for(config),
+            publish=self._publish,
+            backend_factory=backend_factory,
+            classifier_factory=classifier_factory,
             stop_event=self.stop_event,
             source_opener=source_opener,
+            on_frame=self.previews.update if self.previews is not None else None,
         )
+        self.web: WebUI | None = None
+        if config.web.enabled:
+            options = options_from_config(
+                stride=config.web.stride,
+                pose=config.pose,
+                pipeline=config.pipeline,
+                segments=config.segments,
+                model=config.model,
+            )
+            self.web = WebUI(
+                config.web,
+                runner=AnalyzeJobRunner(backend_factory, classifier_factory, options),
+                previews=self.previews,
+                camera_states=self.pipeline.camera_states,
+            )
         self.http = HttpServer(
-            create_app(self.metrics, self.pipeline, live=self._live), config.http.host, config.http.port
+            create_app(
+                self.metrics,
+                self.pipeline,
+                live=self._live,
+                routers=[self.web.router] if self.web is not None else [],
+            ),
+            config.http.host,
+            config.http.port,
         )
         self._running = False
 
     def _live(self) -> bool:
         return self._running and self.pipeline.workers_alive()
 
+    def _publish(self, event: ActionEvent | PoseEvent | StatusEvent) -> None:
+        self.publisher.publish_event(event)
+        if self.previews is not None:
+            self.previews.record(event)
+
     def start(self) -> None:
         self.publisher.start()
         try:
+            if self.web is not None:
+                self.web.start()
             self.http.start()
             self.pipeline.start()
         except BaseException:
             self.stop_event.set()
+            if self.web is not None:
+                self.web.stop()
             self.http.stop()
             self.http.join(3.0)
+            if self.web is not None:
+                self.web.join(3.0)
             self.publisher.close()
             raise
         self._running = True
@@ -147,8 +203,12 @@ class Service:
         self.stop_event.set()
         ok = self.pipeline.stop(timeout)
         self.publisher.close(linger=1.0)
+        if self.web is not None:
+            self.web.stop()
         self.http.stop()
         ok &= self.http.join(timeout)
+        if self.web is not None:
+            ok &= self.web.join(timeout)
         if not ok:
             alive = [
                 t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()

@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.cmd_probe",
     "service.cmd_proxy",
     "service.cmd_model",
+    "service.cmd_analyze",
+    "service.cmd_web",
 )
 
 log = logging.getLogger(__name__)

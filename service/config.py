@@ -200,6 +200,44 @@ class HttpConfig(_Section):
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
 
 
+class WebConfig(_Section):
+    """The web UI on the HTTP server: upload a video to analyse, and the live camera page."""
+
+    enabled: bool = Field(default=True, description="Serve the upload page and the live page.")
+    max_upload_mb: float = Field(
+        default=500.0, gt=0, le=100_000, description="Largest accepted upload in MiB; larger gets 413."
+    )
+    jobs_dir: Path | None = Field(
+        default=None,
+        description="Where uploads and results are kept (one directory per job, survives restarts); "
+        "None: a temporary directory removed when the process exits.",
+    )
+    job_ttl_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        le=30 * 86_400,
+        description="A finished job (and its files) is deleted this long after it finished.",
+    )
+    max_concurrent_jobs: int = Field(
+        default=1, ge=1, le=16, description="Analyses running at once; the others wait in the queue."
+    )
+    max_queued_jobs: int = Field(
+        default=16, ge=0, le=1000, description="Uploads waiting to run; beyond that uploads get 429."
+    )
+    stride: int = Field(
+        default=1, ge=1, le=100, description="Analyse every Nth frame of an upload (1: every frame)."
+    )
+    live_fps: float = Field(
+        default=5.0, gt=0, le=30, description="Live preview (MJPEG) frames per second per viewer, at most."
+    )
+    live_events: int = Field(default=20, ge=1, le=1000, description="Latest events kept per camera.")
+
+    @field_validator("jobs_dir", mode="before")
+    @classmethod
+    def _empty_is_temporary(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
 class AppConfig(_Section):
     """The whole service."""
 
@@ -212,6 +250,7 @@ class AppConfig(_Section):
     segments: SegmentConfig = Field(default_factory=SegmentConfig, description="Segment hysteresis.")
     zmq: ZmqConfig = Field(default_factory=ZmqConfig, description="Event publishing.")
     http: HttpConfig = Field(default_factory=HttpConfig, description="Health, metrics and UI.")
+    web: WebConfig = Field(default_factory=WebConfig, description="Upload page and live page.")
 
     @field_validator("cameras")
     @classmethod
@@ -258,6 +297,46 @@ def load_config(
         return AppConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, origins)) from None
+
+
+class WebAppConfig(_Section):
+    """``actionstream web``: the upload page alone, no cameras (the same file's sections apply)."""
+
+    pose: PoseConfig = Field(default_factory=PoseConfig, description="Pose backend.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Action classifier.")
+    pipeline: PipelineConfig = Field(
+        default_factory=PipelineConfig, description="Tracking and classification rate."
+    )
+    segments: SegmentConfig = Field(default_factory=SegmentConfig, description="Segment hysteresis.")
+    http: HttpConfig = Field(default_factory=HttpConfig, description="Where the page is served.")
+    web: WebConfig = Field(default_factory=WebConfig, description="Uploads and jobs.")
+
+
+# Sections of a service config that `actionstream web` does not use (so one file serves both).
+_SERVICE_ONLY = ("cameras", "zmq")
+
+
+def load_web_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> WebAppConfig:
+    """Like :func:`load_config` for ``actionstream web``: no cameras needed, ``cameras``/``zmq`` ignored."""
+    data = _read_yaml(Path(path)) if path is not None else {}
+    for key in _SERVICE_ONLY:
+        data.pop(key, None)
+    env_web = {k: v for k, v in (env or {}).items() if not _is_service_only_env(k)}
+    origins: dict[tuple[str | int, ...], str] = {}
+    _apply_env(data, env_web, origins)
+    _deep_merge(data, dict(overrides or {}))
+    try:
+        return WebAppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, origins)) from None
+
+
+def _is_service_only_env(name: str) -> bool:
+    return any(name.upper().startswith(f"{ENV_PREFIX}{key.upper()}{ENV_SEPARATOR}") for key in _SERVICE_ONLY)
 
 
 def format_validation_error(

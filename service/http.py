@@ -16,11 +16,11 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 
 from service.metrics import CONTENT_TYPE, Metrics
@@ -44,15 +44,16 @@ class HttpServerError(RuntimeError):
     """The HTTP server could not start (port in use, bad address)."""
 
 
-def readiness(health: HealthSource) -> tuple[bool, dict[str, Any]]:
-    """(ready, body): ready when there is at least one camera, all online, and the model is loaded."""
+def readiness(health: HealthSource, *, require_cameras: bool = True) -> tuple[bool, dict[str, Any]]:
+    """(ready, body): ready when there is at least one camera, all online, and the model is loaded
+    (``require_cameras=False``, for ``actionstream web``: when the model is loaded)."""
     states = {cam: str(getattr(st, "value", st)).lower() for cam, st in health.camera_states().items()}
     model = bool(health.model_loaded())
     not_ready: dict[str, Any] = {}
     waiting = {cam: st for cam, st in states.items() if st != "online"}
     if waiting:
         not_ready["cameras"] = waiting
-    if not states:
+    if not states and require_cameras:
         not_ready["cameras"] = "no camera configured"
     if not model:
         not_ready["model"] = "not loaded"
@@ -62,9 +63,19 @@ def readiness(health: HealthSource) -> tuple[bool, dict[str, Any]]:
     return not not_ready, body
 
 
-def create_app(metrics: Metrics, health: HealthSource, live: Callable[[], bool] | None = None) -> FastAPI:
-    """The FastAPI app; ``live`` reports whether the main loop still runs (default: always)."""
+def create_app(
+    metrics: Metrics,
+    health: HealthSource,
+    live: Callable[[], bool] | None = None,
+    *,
+    routers: Sequence[APIRouter] = (),
+    require_cameras: bool = True,
+) -> FastAPI:
+    """The FastAPI app; ``live`` reports whether the main loop still runs (default: always);
+    ``routers`` add more (the web UI)."""
     app = FastAPI(title="actionstream", docs_url=None, redoc_url=None, openapi_url=None)
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/metrics")
     def get_metrics() -> Response:
@@ -77,7 +88,7 @@ def create_app(metrics: Metrics, health: HealthSource, live: Callable[[], bool] 
 
     @app.get("/readyz")
     def get_readyz() -> JSONResponse:
-        ready, body = readiness(health)
+        ready, body = readiness(health, require_cameras=require_cameras)
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return app
@@ -98,8 +109,16 @@ class HttpServer:
         self.port = port
         self.name = "http"
         # log_config=None: uvicorn must not reconfigure logging; the entry point owns it.
+        # timeout_graceful_shutdown: a streaming response (SSE, MJPEG) still open at shutdown is cut.
         self._config = uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, log_config=None, access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None

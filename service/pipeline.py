@@ -23,7 +23,14 @@ from service.events import ActionEvent, PoseEvent, StatusEvent
 from service.metrics import Metrics
 from service.segments import SegmentParams, SegmentTracker
 from service.stride import StrideController
-from service.worker import BackendFactory, CameraLane, ClassifierFactory, InferenceWorker, LaneOptions
+from service.worker import (
+    BackendFactory,
+    CameraLane,
+    ClassifierFactory,
+    FrameObserver,
+    InferenceWorker,
+    LaneOptions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +140,10 @@ class Pipeline:
         classifier_factory: ClassifierFactory,
         stop_event: threading.Event,
         source_opener: SourceOpener = open_source,
+        on_frame: FrameObserver | None = None,
     ) -> None:
         self.config = config
+        self._on_frame = on_frame
         self._metrics = metrics
         self._publish = publish
         self._stop_event = stop_event
@@ -196,6 +205,7 @@ class Pipeline:
                 metrics=self._metrics,
                 stop_event=self._stop_event,
                 batch_size=self.config.pose.batch_size,
+                on_frame=self._on_frame,
             )
             for i, worker_lanes in enumerate(lanes)
         ]

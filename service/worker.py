@@ -14,18 +14,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from capture.frame import Frame
 from capture.queue import FrameQueue
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
 from inference.poses import Poses
-from inference.tracker import Tracker
-from inference.windows import TrackWindows, Window
-from service.events import ActionEvent, PoseEvent, PoseTrack
+from service.engine import FrameAnalyzer, FrameResult, LaneOptions
+from service.events import ActionEvent, PoseEvent
 from service.metrics import Metrics
-from service.segments import Classification, SegmentTracker
+from service.segments import SegmentTracker
 from service.stride import StrideController
 
 log = logging.getLogger(__name__)
@@ -33,17 +30,17 @@ log = logging.getLogger(__name__)
 BackendFactory = Callable[[], PoseBackend]
 ClassifierFactory = Callable[[], ActionClassifier]
 EventSink = Callable[[ActionEvent | PoseEvent], object]
+# Called with every processed frame and its result (the live preview keeps references to both).
+FrameObserver = Callable[[str, Frame, FrameResult], object]
 
-
-@dataclass
-class LaneOptions:
-    """Per-camera inference knobs (from the pipeline config)."""
-
-    max_people: int | None = None
-    track_max_age_s: float = 1.0
-    classify_hop_s: float = 0.25
-    max_window_gap_s: float = 0.5
-    publish_poses: bool = False
+__all__ = [
+    "BackendFactory",
+    "CameraLane",
+    "ClassifierFactory",
+    "FrameObserver",
+    "InferenceWorker",
+    "LaneOptions",
+]
 
 
 @dataclass
@@ -57,9 +54,6 @@ class CameraLane:
     options: LaneOptions = field(default_factory=LaneOptions)
     finished: threading.Event = field(default_factory=threading.Event)
     source_ended: threading.Event = field(default_factory=threading.Event)
-    tracker: Tracker | None = None
-    windows: TrackWindows | None = None
-    last_frame: Frame | None = None
 
 
 class InferenceWorker:
@@ -78,6 +72,7 @@ class InferenceWorker:
         stop_event: threading.Event,
         batch_size: int = 4,
         idle_wait_s: float = 0.02,
+        on_frame: FrameObserver | None = None,
     ) -> None:
         self.name = name
         self.lanes = list(lanes)
@@ -89,12 +84,14 @@ class InferenceWorker:
         self._stop_event = stop_event
         self._batch_size = max(1, batch_size)
         self._idle_wait_s = idle_wait_s
+        self._on_frame = on_frame
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._rr = 0
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.labels: tuple[str, ...] = ()
         self._backends: dict[str, PoseBackend] = {}
+        self._analyzer: FrameAnalyzer | None = None
         self._last_error_log = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -122,22 +119,21 @@ class InferenceWorker:
             self.ready.set()
             return
         self.labels = classifier.labels
+        analyzer = FrameAnalyzer(classifier, self._segments, on_classify=self._observe_classify)
         self._backends = {"": backend}
         stateful = backend.stateful
         for i, lane in enumerate(self.lanes):
-            lane.tracker = Tracker(max_age_s=lane.options.track_max_age_s)
-            lane.windows = TrackWindows(
-                classifier.spec, max_gap_s=lane.options.max_window_gap_s, hop_s=lane.options.classify_hop_s
-            )
+            analyzer.add_camera(lane.camera_id, lane.options)
             if stateful:
                 # A backend that tracks between frames (MediaPipe in stream mode) serves one camera only.
                 self._backends[lane.camera_id] = backend if i == 0 else self._backend_factory()
+        self._analyzer = analyzer
         self.ready.set()
         try:
             while not self._stop_event.is_set():
                 batch = self._collect()
                 if batch:
-                    self._process_guarded(batch, classifier)
+                    self._process_guarded(batch, analyzer)
                 self._finish_ended_lanes()
                 if all(lane.finished.is_set() for lane in self.lanes):
                     break
@@ -196,9 +192,12 @@ class InferenceWorker:
 
     # -- processing ----------------------------------------------------------------------------
 
-    def _process_guarded(self, batch: list[tuple[CameraLane, Frame]], classifier: ActionClassifier) -> None:
+    def _observe_classify(self, seconds: float) -> None:
+        self._metrics.stage_latency.labels(stage="classify").observe(seconds)
+
+    def _process_guarded(self, batch: list[tuple[CameraLane, Frame]], analyzer: FrameAnalyzer) -> None:
         try:
-            self._process(batch, classifier)
+            self._process(batch, analyzer)
         except Exception:
             self._metrics.worker_errors.labels(stage="pose").inc()
             now = time.monotonic()
@@ -215,69 +214,20 @@ class InferenceWorker:
             return self._backends[""].infer([f.image for _, f in batch])
         return [self._backends[lane.camera_id].infer([f.image])[0] for lane, f in batch]
 
-    def _process(self, batch: list[tuple[CameraLane, Frame]], classifier: ActionClassifier) -> None:
+    def _process(self, batch: list[tuple[CameraLane, Frame]], analyzer: FrameAnalyzer) -> None:
         t0 = time.perf_counter()
         poses = self._infer(batch)
         t1 = time.perf_counter()
         self._metrics.stage_latency.labels(stage="pose").observe(t1 - t0)
 
-        pending: list[tuple[CameraLane, Frame, list[Window]]] = []
-        events: list[ActionEvent | PoseEvent] = []
-        for (lane, frame), people in zip(batch, poses, strict=True):
-            assert lane.tracker is not None and lane.windows is not None
-            update = lane.tracker.update(_keep_best(people, lane.options.max_people), frame.pts)
-            for track_id in update.ended:
-                lane.windows.drop(track_id)
-                events += self._segments.end_track(
-                    lane.camera_id,
-                    track_id,
-                    frame_seq=frame.seq,
-                    pts=frame.pts,
-                    capture_time=frame.capture_time,
-                )
-            for tp in update.active:
-                lane.windows.add(tp.track_id, frame.pts, tp.keypoints)
-            if lane.options.publish_poses:
-                events.append(
-                    PoseEvent(
-                        camera=lane.camera_id,
-                        frame_seq=frame.seq,
-                        pts=frame.pts,
-                        tracks=[
-                            PoseTrack.from_arrays(t.track_id, t.keypoints, t.box, t.score)
-                            for t in update.active
-                        ],
-                        capture_time=frame.capture_time,
-                    )
-                )
-            pending.append((lane, frame, lane.windows.ready(frame.pts)))
-            lane.last_frame = frame
-
-        windows = [w for _, _, ws in pending for w in ws]
-        if windows:
-            t2 = time.perf_counter()
-            probs = classifier.predict_windows(windows)
-            self._metrics.stage_latency.labels(stage="classify").observe(time.perf_counter() - t2)
-            i = 0
-            for lane, frame, ws in pending:
-                for w in ws:
-                    p = probs[i]
-                    i += 1
-                    events += self._segments.observe(
-                        Classification(
-                            camera=lane.camera_id,
-                            track_id=w.track_id,
-                            labels=classifier.labels,
-                            probabilities=tuple(float(x) for x in p),
-                            window_start_pts=w.start_pts,
-                            window_end_pts=w.end_pts,
-                            frame_seq=frame.seq,
-                            pts=frame.pts,
-                            capture_time=frame.capture_time,
-                        )
-                    )
-        for event in events:
-            self._sink(event)
+        results = analyzer.analyze(
+            [(lane.camera_id, frame, people) for (lane, frame), people in zip(batch, poses, strict=True)]
+        )
+        for (lane, frame), result in zip(batch, results, strict=True):
+            for event in result.events:
+                self._sink(event)
+            if self._on_frame is not None:
+                self._on_frame(lane.camera_id, frame, result)
 
         per_frame = (time.perf_counter() - t0) / len(batch)
         now = time.monotonic()
@@ -304,19 +254,10 @@ class InferenceWorker:
                 self._end_lane(lane)
 
     def _end_lane(self, lane: CameraLane) -> None:
-        last = lane.last_frame
-        for event in self._segments.end_camera(
-            lane.camera_id,
-            frame_seq=last.seq if last else 0,
-            pts=last.pts if last else 0.0,
-            capture_time=last.capture_time if last else None,
-        ):
+        if self._analyzer is not None:
+            events = self._analyzer.end_camera(lane.camera_id)
+        else:  # the models never loaded: nothing was tracked, but close what may be open all the same
+            events = self._segments.end_camera(lane.camera_id, frame_seq=0, pts=0.0)
+        for event in events:
             self._sink(event)
         lane.finished.set()
-
-
-def _keep_best(people: Poses, limit: int | None) -> Poses:
-    """The ``limit`` highest-scoring people (backends cap this too; a config may cap lower)."""
-    if limit is None or len(people) <= limit:
-        return people
-    return people.select(np.argsort(-people.scores)[:limit])

@@ -1,0 +1,137 @@
+"""`actionstream web`: only the upload page (no cameras), for people who want the original app:
+upload a video, watch the progress, get it back annotated with its timeline."""
+
+# FastAPI, torch and the pose libraries load inside run(), so `actionstream --help` stays fast.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from service.cli import UsageError
+from service.config import ConfigError, load_web_config
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "web",
+        help="serve the upload page only: analyse videos in the browser (no cameras)",
+        description=(
+            "Serve the web UI without cameras: upload a video, follow the analysis, watch and download "
+            "the annotated result and its timeline. Settings come from --config (the service's YAML; "
+            "cameras and zmq are ignored), ACTIONSTREAM_<SECTION>__<FIELD> variables and these flags."
+        ),
+    )
+    p.add_argument("--config", metavar="PATH", help="YAML config file (see docs/WEB.md)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, help="TCP port (default 8080; 0 picks a free one)")
+    p.add_argument(
+        "--backend", choices=["auto", "mediapipe", "torchvision", "detectron2"], help="pose backend"
+    )
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
+    p.add_argument("--max-upload-mb", type=float, metavar="MIB", help="largest accepted upload")
+    p.add_argument("--jobs-dir", metavar="DIR", help="keep jobs here (default: a temporary directory)")
+    p.add_argument("--max-concurrent-jobs", type=int, metavar="N", help="analyses at once (default 1)")
+    p.set_defaults(handler=run)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def put(section: str, key: str, value: Any) -> None:
+        if value is not None:
+            out.setdefault(section, {})[key] = value
+
+    put("http", "host", args.host)
+    put("http", "port", args.port)
+    put("pose", "backend", args.backend)
+    put("pose", "device", args.device)
+    put("model", "path", args.model)
+    put("web", "max_upload_mb", args.max_upload_mb)
+    put("web", "jobs_dir", args.jobs_dir)
+    put("web", "max_concurrent_jobs", args.max_concurrent_jobs)
+    return out
+
+
+class _NoCameras:
+    """Readiness for the upload-only server: no cameras, the models were checked at start."""
+
+    def camera_states(self) -> Mapping[str, str]:
+        return {}
+
+    def model_loaded(self) -> bool:
+        return True
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.backends import BackendUnavailable
+    from inference.model_file import ModelFileError
+    from service.analyze import options_from_config
+    from service.app import action_classifier_factory, pose_backend_factory
+    from service.http import HttpServer, HttpServerError, create_app
+    from service.metrics import Metrics
+    from service.web import WebUI
+    from service.web.runner import AnalyzeJobRunner
+
+    try:
+        config = load_web_config(args.config, env=os.environ, overrides=_overrides(args))
+    except ConfigError as exc:
+        raise UsageError(f"bad config:\n{exc}") from None
+    if not config.web.enabled:
+        raise UsageError("web.enabled is false in the config: set it to true to serve the upload page")
+    # Build the models once now: a missing library or model file is reported at start, with what
+    # to do, rather than at the first upload.
+    try:
+        backend_factory = pose_backend_factory(config.pose)
+        backend_factory().close()
+        classifier_factory = action_classifier_factory(config.model, config.pose)
+        classifier_factory()
+    except (BackendUnavailable, ModelFileError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    options = options_from_config(
+        stride=config.web.stride,
+        pose=config.pose,
+        pipeline=config.pipeline,
+        segments=config.segments,
+        model=config.model,
+    )
+    web = WebUI(config.web, runner=AnalyzeJobRunner(backend_factory, classifier_factory, options))
+    app = create_app(Metrics(), _NoCameras(), routers=[web.router], require_cameras=False)
+    http = HttpServer(app, config.http.host, config.http.port)
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    web.start()
+    try:
+        http.start()
+    except HttpServerError as exc:
+        web.stop()
+        web.join(3.0)
+        raise UsageError(str(exc)) from None
+    log.info("upload page: %s/", http.url)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        web.stop()
+        http.stop()
+        ok = http.join(3.0)
+        ok &= web.join(5.0)
+        if not ok:
+            log.warning("web: some threads did not stop in time")
+    return 0

@@ -1,0 +1,84 @@
+"""The web UI: upload a video and get it back annotated with its timeline, and watch the cameras
+live. Served by the same FastAPI app as /metrics (see docs/WEB.md)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from service.config import WebConfig
+from service.live import LivePreviews
+from service.web.jobs import JobManager, JobRunner
+from service.web.routes import WebSettings, web_router
+
+log = logging.getLogger(__name__)
+
+__all__ = ["WebUI"]
+
+
+class WebUI:
+    """The UI's parts with one lifecycle: the job manager's threads and the routes.
+
+    ``runner`` None: no uploads (live page only). ``previews`` None: no cameras (``actionstream
+    web``). With ``config.jobs_dir`` unset, jobs live in a temporary directory removed at ``join``.
+    """
+
+    def __init__(
+        self,
+        config: WebConfig,
+        *,
+        runner: JobRunner | None,
+        previews: LivePreviews | None = None,
+        camera_states: Callable[[], Mapping[str, str]] | None = None,
+    ) -> None:
+        self.config = config
+        self.closing = threading.Event()
+        self._temporary: Path | None = None
+        self.jobs: JobManager | None = None
+        if runner is not None:
+            jobs_dir = config.jobs_dir
+            if jobs_dir is None:
+                self._temporary = jobs_dir = Path(tempfile.gettempdir()) / f"actionstream-jobs-{_token()}"
+            self.jobs = JobManager(
+                jobs_dir,
+                runner,
+                max_concurrent=config.max_concurrent_jobs,
+                max_queued=config.max_queued_jobs,
+                ttl_s=config.job_ttl_s,
+            )
+        settings = WebSettings(
+            max_upload_bytes=int(config.max_upload_mb * 1024 * 1024),
+            live_fps=config.live_fps,
+            cameras_enabled=previews is not None,
+        )
+        self.router: APIRouter = web_router(
+            settings, jobs=self.jobs, previews=previews, camera_states=camera_states, closing=self.closing
+        )
+
+    def start(self) -> None:
+        if self.jobs is not None:
+            self.jobs.start()
+            log.info("web UI: jobs in %s", self.jobs.jobs_dir)
+
+    def stop(self) -> None:
+        """End streaming responses and cancel running analyses."""
+        self.closing.set()
+        if self.jobs is not None:
+            self.jobs.stop()
+
+    def join(self, timeout: float) -> bool:
+        ok = self.jobs.join(timeout) if self.jobs is not None else True
+        if self._temporary is not None and ok:
+            shutil.rmtree(self._temporary, ignore_errors=True)
+        return ok
+
+
+def _token() -> str:
+    return uuid.uuid4().hex[:12]
