@@ -163,8 +163,8 @@ class Pipeline:
             )
         if not self.cameras:
             raise PipelineError("no enabled camera in the config: enable at least one")
-        self._segments = SegmentTracker(
-            SegmentParams(**config.segments.model_dump(), update_min_confidence=config.model.min_confidence)
+        self._segment_params = SegmentParams(
+            **config.segments.model_dump(), update_min_confidence=config.model.min_confidence
         )
         self.workers = self._make_workers(backend_factory, classifier_factory)
 
@@ -200,7 +200,8 @@ class Pipeline:
                 worker_lanes,
                 backend_factory=backend_factory,
                 classifier_factory=classifier_factory,
-                segments=self._segments,
+                # Each worker owns its cameras' segment state: nothing is shared between threads.
+                segments=SegmentTracker(self._segment_params),
                 sink=self._publish,
                 metrics=self._metrics,
                 stop_event=self._stop_event,
