@@ -9,7 +9,7 @@ packages=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   ffmpeg libgl1 libglib2.0-0
   prometheus
-  chromium
+  chromium fonts-dejavu-core
 )
 
 missing=()
