@@ -1,0 +1,626 @@
+"""Motion programs: one continuous function of time per action, driven by sampled parameters.
+
+Every program is a pure function of ``t`` (seconds) and :class:`MotionParams`, so the same
+parameters describe the same motion at any frame rate. Randomness lives only in
+:func:`sample_motion_params` (and in schedules drawn from ``MotionParams.seed``, indexed by
+slot, never by frame). Ranges are documented in docs/SYNTHETIC.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.body import LEFT, RIGHT, SIDE_SIGN, BodyShape, Motion, limb_dir, two_bone_ik
+
+ACTIONS: tuple[str, ...] = (
+    "JUMPING",
+    "JUMPING_JACKS",
+    "BOXING",
+    "WAVING_2HANDS",
+    "WAVING_1HAND",
+    "CLAPPING_HANDS",
+)
+IDLE = "IDLE"
+DEG = np.pi / 180.0
+
+
+@dataclass(frozen=True)
+class MotionParams:
+    """How one person performs one action: a variant name and named scalars (SI units, radians)."""
+
+    action: str
+    variant: str
+    values: dict[str, float]
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.action not in _PROGRAMS:
+            raise ValueError(f"unknown action {self.action!r}; expected one of {sorted(_PROGRAMS)}")
+        bad = [k for k, v in self.values.items() if not np.isfinite(v)]
+        if bad:
+            raise ValueError(f"MotionParams values must be finite numbers, got non-finite {bad}")
+
+    def __getitem__(self, key: str) -> float:
+        return self.values[key]
+
+
+# --------------------------------------------------------------------------------------------
+# Small building blocks (all vectorised over time)
+
+
+def _phase(t: np.ndarray, v: MotionParams, freq: float) -> np.ndarray:
+    """Phase (radians) of a rhythm at ``freq`` Hz whose tempo drifts slowly (+-tempo_mod)."""
+    fm, d, psi = v["tempo_mod_f"], v["tempo_mod"], v["tempo_mod_p"]
+    drift = -(freq * d / fm) * (np.cos(2 * np.pi * fm * t + psi) - np.cos(psi))
+    return v["phase0"] + 2 * np.pi * (freq * t + drift)
+
+
+def _dwell(c: np.ndarray, k: float) -> np.ndarray:
+    """Shape an oscillation in [-1, 1] so it lingers at the extremes (k -> 0: sinusoid)."""
+    k = max(k, 1e-3)
+    return np.tanh(k * c) / np.tanh(k)
+
+
+def _swing_dir(abd: np.ndarray | float, fwd: np.ndarray | float, side: int) -> np.ndarray:
+    """A segment hanging down, raised sideways by ``abd`` and then forwards by ``fwd`` (radians)."""
+    ca, sa, cf, sf = np.cos(abd), np.sin(abd), np.cos(fwd), np.sin(fwd)
+    shape = np.broadcast_shapes(np.shape(abd), np.shape(fwd))
+    out = np.empty((*shape, 3))
+    out[..., 0] = SIDE_SIGN[side] * sa
+    out[..., 1] = -ca * cf
+    out[..., 2] = ca * sf
+    return out
+
+
+def _frontal_dir(theta: np.ndarray | float, tilt: np.ndarray | float, side: int) -> np.ndarray:
+    """A segment pointing up, tipped outward by ``theta`` in the frontal plane and forward by ``tilt``."""
+    shape = np.broadcast_shapes(np.shape(theta), np.shape(tilt))
+    ct = np.cos(tilt)
+    out = np.empty((*shape, 3))
+    out[..., 0] = SIDE_SIGN[side] * np.sin(theta) * ct
+    out[..., 1] = np.cos(theta) * ct
+    out[..., 2] = np.sin(tilt)
+    return out
+
+
+def _arm(shape: BodyShape, upper: np.ndarray, fore: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    elbow = shape.upper_arm * upper
+    return elbow, elbow + shape.forearm * fore
+
+
+def _relaxed_arm(
+    shape: BodyShape, t: np.ndarray, v: MotionParams, side: int, prefix: str = "rest"
+) -> tuple[np.ndarray, np.ndarray]:
+    """An arm hanging by the side with a little passive swing."""
+    sw = v[f"{prefix}_swing"] * np.sin(2 * np.pi * v["sway_f1"] * t + v["sway_p1"] + side)
+    upper = _swing_dir(v[f"{prefix}_abd"], v[f"{prefix}_fwd"] + sw, side)
+    fore = _swing_dir(v[f"{prefix}_abd"] * 0.7, v[f"{prefix}_fwd"] + v[f"{prefix}_flex"] + 1.3 * sw, side)
+    return _arm(shape, upper, fore)
+
+
+def _held_arm(shape: BodyShape, t: np.ndarray, v: MotionParams, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The arm that does not act: hanging (most people), hand on the hip, or hand on the belly."""
+    style = v.values.get("other_style", 0.0)
+    if style < 1.0:
+        return _relaxed_arm(shape, t, v, side)
+    s = SIDE_SIGN[side]
+    if style < 2.0:  # hand on hip, elbow out
+        target = np.array([s * 0.05 * shape.torso, -0.85 * shape.torso, 0.02 * shape.torso])
+        pole = np.array([s, 0.0, -0.5])
+    else:  # hand resting in front of the belly
+        target = np.array([-s * (shape.shoulder_width / 2 - 0.05), -0.75 * shape.torso, 0.35 * shape.torso])
+        pole = np.array([s, -1.0, -0.3])
+    wob = 0.03 * shape.torso * np.sin(2 * np.pi * v["sway_f2"] * t + v["sway_p2"])[:, None]
+    return two_bone_ik(target[None] + wob * np.array([0.0, 1.0, 0.5]), shape.upper_arm, shape.forearm, pole)
+
+
+def _standing_legs(
+    shape: BodyShape,
+    t: np.ndarray,
+    v: MotionParams,
+    knee: np.ndarray | float = 0.0,
+    air: np.ndarray | float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both legs in a relaxed stance; ``knee`` bends hips and knees (a crouch), ``air`` tucks the feet."""
+    n = t.shape[0]
+    kn = np.broadcast_to(np.asarray(knee, dtype=np.float64), (n,)) + v["knee_bend"]
+    tuck = np.broadcast_to(np.asarray(air, dtype=np.float64), (n,))
+    knees, ankles = np.empty((n, 2, 3)), np.empty((n, 2, 3))
+    for side in (LEFT, RIGHT):
+        lat = v["stance"] + (v["stance_asym"] if side == LEFT else -v["stance_asym"])
+        fwd = v["foot_fwd"] * (1 if side == LEFT else -1)
+        thigh = _swing_dir(lat, fwd + 0.55 * kn, side)
+        shin = _swing_dir(lat, fwd - 0.55 * kn - tuck, side)
+        knees[:, side] = shape.thigh * thigh
+        ankles[:, side] = knees[:, side] + shape.shin * shin
+    return knees, ankles
+
+
+def _base(shape: BodyShape, t: np.ndarray, v: MotionParams, arms: bool = True) -> Motion:
+    """A person standing and breathing: sway, drift, head movement, arms down (unless the action
+    sets both arms itself: ``arms=False``), legs straight."""
+    n = t.shape[0]
+    w1 = np.sin(2 * np.pi * v["sway_f1"] * t + v["sway_p1"])
+    w2 = np.sin(2 * np.pi * v["sway_f2"] * t + v["sway_p2"])
+    root = np.zeros((n, 3))
+    root[:, 0] = v["sway_x"] * w1 + v["drift_x"] * t
+    root[:, 2] = v["sway_z"] * w2 + v["drift_z"] * t
+    elbows, wrists = np.empty((n, 2, 3)), np.empty((n, 2, 3))
+    for side in (LEFT, RIGHT) if arms else ():
+        elbows[:, side], wrists[:, side] = _relaxed_arm(shape, t, v, side)
+    knees, ankles = _standing_legs(shape, t, v)
+    return Motion(
+        root=root,
+        pelvis_yaw=v["pelvis_yaw"] + v["yaw_sway"] * w2,
+        chest_twist=np.zeros(n),
+        lean=v["lean"] + v["lean_sway"] * w2,
+        side_bend=v["bend_sway"] * w1,
+        head_yaw=v["head_yaw"] * np.sin(2 * np.pi * v["head_f"] * t + v["head_p"]),
+        head_pitch=v["head_pitch"] + 0.3 * v["head_yaw"] * w1,
+        arm_elbow=elbows,
+        arm_wrist=wrists,
+        leg_knee=knees,
+        leg_ankle=ankles,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The actions
+
+
+def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
+    """Hops in place: crouch, push off, flight, land; arms swing a little by the sides."""
+    m = _base(shape, t, v, arms=False)
+    u = np.mod(_phase(t, v, v["freq"]) / (2 * np.pi), 1.0)
+    air_frac = v["air_frac"]
+    in_air = u < air_frac
+    x = np.where(in_air, u / air_frac, 0.0)
+    height = v["hop"] * 4 * x * (1 - x)
+    g = np.where(in_air, 0.0, (u - air_frac) / (1 - air_frac))
+    crouch = v["crouch"] * np.sin(np.pi * g) ** 1.5
+    m.root[:, 1] = height
+    m.leg_knee, m.leg_ankle = _standing_legs(shape, t, v, knee=crouch, air=v["tuck"] * np.sin(np.pi * x))
+    m.lean = m.lean + 0.45 * crouch
+    # Arms go back in the crouch and forward/up at take-off.
+    swing = v["arm_swing"] * (np.sin(np.pi * x) * 0.8 - np.sin(np.pi * g))
+    abd = v["arm_abd"] + v["arm_spread"] * np.sin(np.pi * x)
+    for side in (LEFT, RIGHT):
+        upper = _swing_dir(abd, v["arm_fwd"] + swing, side)
+        fore = _swing_dir(abd * 0.8, v["arm_fwd"] + swing + v["elbow_flex"], side)
+        m.arm_elbow[:, side], m.arm_wrist[:, side] = _arm(shape, upper, fore)
+    return m
+
+
+def _jumping_jacks(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
+    """Arms sweep from the sides to overhead while the feet hop apart, and back, in one rhythm."""
+    m = _base(shape, t, v, arms=False)
+    ph = _phase(t, v, v["freq"])
+    s_arm = 0.5 - 0.5 * _dwell(np.cos(ph), v["dwell"])
+    s_leg = 0.5 - 0.5 * _dwell(np.cos(ph - v["leg_lag"]), v["dwell"])
+    # Two hops per cycle, at the moments the limbs move fastest.
+    m.root[:, 1] = v["hop"] * np.clip((np.abs(np.sin(ph)) - 0.35) / 0.65, 0, 1) ** 1.5
+    land = v["crouch"] * np.clip(1 - np.abs(np.sin(ph)) * 1.6, 0, 1)
+    elev = v["arm_low"] + s_arm * (v["arm_top"] - v["arm_low"])
+    bend = v["elbow_bend"] * np.sin(np.pi * s_arm) + v["wrist_in"] * s_arm**3
+    for side in (LEFT, RIGHT):
+        upper = limb_dir(elev, v["arm_plane"], side)
+        fore = limb_dir(elev + bend, v["arm_plane"] + v["fore_plane"], side)
+        m.arm_elbow[:, side], m.arm_wrist[:, side] = _arm(shape, upper, fore)
+        lat = v["stance"] + s_leg * v["leg_spread"]
+        kn = land + v["knee_bend"]
+        m.leg_knee[:, side] = shape.thigh * _swing_dir(lat, v["leg_fwd"] + 0.55 * kn, side)
+        m.leg_ankle[:, side] = m.leg_knee[:, side] + shape.shin * _swing_dir(
+            lat, v["leg_fwd"] - 0.55 * kn, side
+        )
+    m.head_pitch = m.head_pitch + v["head_bob"] * s_arm
+    return m
+
+
+def _punch_schedule(v: MotionParams, t_max: float) -> np.ndarray:
+    """Punches as rows (start_s, side, duration_s, amount, kind); drawn per slot, not per frame."""
+    rate = v["punch_rate"]
+    n = int(np.ceil((t_max + 1.0) * rate)) + 2
+    r = np.random.default_rng(v.seed).random((n, 6))  # one row per slot: same prefix for any n
+    start = (np.arange(n) - 1 + (r[:, 0] - 0.5) * v["punch_irregular"]) / rate
+    side = np.empty(n)
+    prev = 0 if v["lead"] < 0.5 else 1
+    for k in range(n):  # mostly alternating, sometimes a double
+        prev = prev if r[k, 1] < v["double_prob"] else 1 - prev
+        side[k] = prev
+    dur = v["punch_dur"] * (0.8 + 0.4 * r[:, 2])
+    amount = np.where(r[:, 3] < v["skip_prob"], 0.0, 0.75 + 0.25 * r[:, 4])
+    kind = (r[:, 5] < v["hook_prob"]).astype(np.float64)
+    return np.stack([start, side, dur, amount, kind], axis=1)
+
+
+def _boxing(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
+    """Fighting stance with a guard at the chin and alternating straight punches (some hooks)."""
+    m = _base(shape, t, v, arms=False)
+    n = t.shape[0]
+    lead = LEFT if v["lead"] < 0.5 else RIGHT
+    turn = -v["stance_turn"] if lead == LEFT else v["stance_turn"]
+    m.pelvis_yaw = m.pelvis_yaw + turn
+    t_max = float(t.max()) if n else 0.0
+    start, side, dur, amount, kind = _punch_schedule(v, t_max).T
+    x = (t[:, None] - start[None]) / dur[None]  # (T, slots)
+    pulse = np.where((x > 0) & (x < 1), np.sin(np.pi * np.clip(x, 0, 1) ** 0.7), 0.0) * amount
+    onehot = np.stack([side == LEFT, side == RIGHT], axis=1).astype(np.float64)  # (slots, 2)
+    ext = pulse @ onehot
+    hook = np.clip((pulse * kind) @ onehot, 0.0, 1.0)
+    ext = np.clip(ext, 0.0, 1.0)
+    reach = (shape.upper_arm + shape.forearm) * v["reach"]
+    tor = shape.torso
+    for side in (LEFT, RIGHT):
+        s = SIDE_SIGN[side]
+        half = shape.shoulder_width / 2
+        guard = np.array([s * (v["guard_x"] * tor - half), v["guard_y"] * tor, v["guard_z"] * tor])
+        jab = np.array([-s * v["punch_in"] * half, v["punch_y"] * tor, reach])
+        hk = np.array([-s * 0.6 * half, v["punch_y"] * tor + 0.05 * tor, 0.65 * reach])
+        e, h = ext[:, side : side + 1], hook[:, side : side + 1]
+        target = guard + e * ((1 - h) * jab + h * hk - guard)
+        pole = np.array([s * 0.6, -1.0, -0.2]) + h * np.array([s * 1.5, 1.4, 0.0])
+        m.arm_elbow[:, side], m.arm_wrist[:, side] = two_bone_ik(target, shape.upper_arm, shape.forearm, pole)
+    # The punching shoulder comes forward: twist the chest (+x forward needs a negative y-rotation).
+    m.chest_twist = -v["twist"] * (ext[:, LEFT] - ext[:, RIGHT])
+    bounce = 0.5 + 0.5 * np.sin(2 * np.pi * v["bounce_f"] * t + v["phase0"])
+    m.root[:, 1] = v["bounce"] * bounce
+    m.root[:, 0] += v["shuffle"] * np.sin(2 * np.pi * v["sway_f2"] * 2 * t)
+    knees, ankles = _standing_legs(shape, t, v, knee=v["stance_knee"] * (1 - 0.3 * bounce))
+    m.leg_knee, m.leg_ankle = knees, ankles
+    m.lean = m.lean + v["guard_lean"]
+    m.head_pitch = m.head_pitch + v["chin_down"]
+    return m
+
+
+def _wave_arm(
+    shape: BodyShape, t: np.ndarray, v: MotionParams, side: int, *, p: str, sign: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One raised arm whose forearm (and some of the upper arm) swings side to side."""
+    ph = _phase(t, v, v["freq"]) + v[f"{p}_phase"]
+    osc = sign * _dwell(np.sin(ph), v["dwell"])
+    lag = sign * _dwell(np.sin(ph - v["upper_lag"]), v["dwell"])
+    elev = v[f"{p}_elev"] + v[f"{p}_upper_amp"] * lag
+    upper = limb_dir(elev, v[f"{p}_azim"], side)
+    # follow = 0: the forearm waves about the elbow; 1: the whole arm swings from the shoulder.
+    follow = v[f"{p}_follow"]
+    theta = (1 - follow) * (v[f"{p}_tilt0"] + v[f"{p}_amp"] * osc) + follow * (np.pi - elev + v[f"{p}_bend"])
+    fore = _frontal_dir(theta, v[f"{p}_fwd"], side)
+    return _arm(shape, upper, fore)
+
+
+def _waving_common(shape: BodyShape, t: np.ndarray, v: MotionParams, m: Motion) -> None:
+    ph = _phase(t, v, v["freq"])
+    m.side_bend = m.side_bend + v["body_bend"] * np.sin(ph - v["body_lag"])
+    m.root[:, 0] += v["body_shift"] * np.sin(ph - v["body_lag"])
+    m.root[:, 1] += v["body_bob"] * (0.5 - 0.5 * np.cos(2 * (ph - v["body_lag"])))  # rising on the toes
+
+
+def _waving_2hands(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
+    """Both arms raised, forearms waving overhead; mirrored or parallel ("windscreen wipers")."""
+    m = _base(shape, t, v, arms=False)
+    parallel = v.variant in ("parallel", "overhead")
+    for side, p in ((LEFT, "a"), (RIGHT, "b")):
+        sign = -1.0 if (parallel and side == RIGHT) else 1.0
+        m.arm_elbow[:, side], m.arm_wrist[:, side] = _wave_arm(shape, t, v, side, p=p, sign=sign)
+    if parallel:
+        _waving_common(shape, t, v, m)
+    return m
+
+
+def _waving_1hand(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
+    """One raised arm waving (left or right); the other arm hangs, rests on the hip or the belly."""
+    m = _base(shape, t, v, arms=False)
+    side = LEFT if v.variant == "left" else RIGHT
+    other = RIGHT if side == LEFT else LEFT
+    m.arm_elbow[:, side], m.arm_wrist[:, side] = _wave_arm(shape, t, v, side, p="a", sign=1.0)
+    m.arm_elbow[:, other], m.arm_wrist[:, other] = _held_arm(shape, t, v, other)
+    _waving_common(shape, t, v, m)
+    # Leaning away from the waving arm is common; the sign follows the side.
+    m.side_bend = m.side_bend * SIDE_SIGN[side]
+    return m
+
+
+def _overhead_tops(shape: BodyShape, v: MotionParams) -> tuple[float, float]:
+    """Upper-arm and forearm elevation at which the wrists meet above the head."""
+    e_top = v["top_elev"]
+    lift = min(max((e_top - np.pi / 2) / (np.pi / 2), 0.0), 1.0) * 0.12 * shape.torso
+    half_sh = shape.shoulder_width / 2 - 0.4 * lift
+    need = (v["gap_closed"] * shape.torso / 2 - half_sh - shape.upper_arm * np.sin(e_top)) / shape.forearm
+    return e_top, float(np.pi - np.arcsin(np.clip(need, -0.98, 0.98)))
+
+
+def _clapping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
+    """Hands meet in front of the chest or face, or overhead from arms-out (the exercise variant)."""
+    m = _base(shape, t, v, arms=False)
+    ph = _phase(t, v, v["freq"])
+    tor = shape.torso
+    if v.variant == "overhead":
+        # Arms swing out to the side (dwell), then up to clap above the head (dwell), and back.
+        s = 0.5 - 0.5 * _dwell(np.cos(ph), v["dwell"])
+        e_top, f_top = _overhead_tops(shape, v)
+        e_u = v["out_elev"] + s * (e_top - v["out_elev"])
+        e_f = v["out_elev"] + v["out_bend"] + s * (f_top - v["out_elev"] - v["out_bend"])
+        for side in (LEFT, RIGHT):
+            upper = limb_dir(e_u, v["arm_plane"], side)
+            fore = limb_dir(e_f, v["arm_plane"] * (1 - s) + v["top_plane"] * s, side)
+            m.arm_elbow[:, side], m.arm_wrist[:, side] = _arm(shape, upper, fore)
+        m.head_pitch = m.head_pitch - v["look_up"] * s
+        return m
+    # Front claps: wrists open and close around a centre in front of the body.
+    open_amt = ((1 - np.cos(ph)) / 2) ** v["snap"]
+    gap = (v["gap_closed"] + (v["gap_open"] - v["gap_closed"]) * open_amt) * tor
+    cy = v["centre_y"] * tor + v["bob"] * tor * np.sin(ph + 1.0)
+    cz = v["centre_z"] * tor + 0.3 * v["bob"] * tor * np.cos(ph)
+    for side in (LEFT, RIGHT):
+        s = SIDE_SIGN[side]
+        target = np.stack([s * (gap / 2 - shape.shoulder_width / 2), cy, cz], axis=-1)
+        pole = np.array([s * v["elbow_out"], -1.0, -0.3])
+        m.arm_elbow[:, side], m.arm_wrist[:, side] = two_bone_ik(target, shape.upper_arm, shape.forearm, pole)
+    return m
+
+
+def _idle(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
+    """Standing still: weight shifts, looking around, arms hanging, on hips, crossed or clasped."""
+    m = _base(shape, t, v)
+    tor = shape.torso
+    if v.variant == "hanging":
+        return m
+    for side in (LEFT, RIGHT):
+        s = SIDE_SIGN[side]
+        if v.variant == "hips":
+            target = np.array([s * 0.08 * tor, -0.85 * tor, 0.0])
+            pole = np.array([s, 0.0, -0.6])
+        elif v.variant == "crossed":
+            target = np.array([-s * (shape.shoulder_width / 2 + 0.1 * tor), -0.35 * tor, 0.28 * tor])
+            pole = np.array([s, -1.0, 0.0])
+        else:  # clasped in front
+            target = np.array([-s * (shape.shoulder_width / 2 - 0.04 * tor), -0.8 * tor, 0.3 * tor])
+            pole = np.array([s, -1.0, -0.2])
+        wob = v["idle_wobble"] * tor * np.sin(2 * np.pi * v["sway_f2"] * t + v["sway_p2"] + side)
+        tg = target[None] + wob[:, None] * np.array([0.3, 1.0, 0.5])
+        m.arm_elbow[:, side], m.arm_wrist[:, side] = two_bone_ik(tg, shape.upper_arm, shape.forearm, pole)
+    return m
+
+
+Program = Callable[[BodyShape, np.ndarray, MotionParams], Motion]
+_PROGRAMS: dict[str, Program] = {
+    "JUMPING": _jumping,
+    "JUMPING_JACKS": _jumping_jacks,
+    "BOXING": _boxing,
+    "WAVING_2HANDS": _waving_2hands,
+    "WAVING_1HAND": _waving_1hand,
+    "CLAPPING_HANDS": _clapping,
+    IDLE: _idle,
+}
+
+
+def run_motion(shape: BodyShape, t: np.ndarray, params: MotionParams) -> Motion:
+    """Evaluate the action's motion program at times ``t`` (seconds)."""
+    return _PROGRAMS[params.action](shape, np.asarray(t, dtype=np.float64), params)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter sampling
+
+
+def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _common(rng: np.random.Generator) -> dict[str, float]:
+    u = rng.uniform
+    return {
+        "sway_x": u(0.0, 0.025),
+        "sway_z": u(0.0, 0.025),
+        "sway_f1": u(0.12, 0.5),
+        "sway_f2": u(0.12, 0.5),
+        "sway_p1": u(0, 2 * np.pi),
+        "sway_p2": u(0, 2 * np.pi),
+        "drift_x": u(-0.06, 0.06) * (rng.random() < 0.3),
+        "drift_z": u(-0.04, 0.04) * (rng.random() < 0.2),
+        "pelvis_yaw": 0.0,
+        "yaw_sway": u(0, 4) * DEG,
+        "lean": u(-3, 8) * DEG,
+        "lean_sway": u(0, 2) * DEG,
+        "bend_sway": u(0, 2.5) * DEG,
+        "head_yaw": u(0, 12) * DEG,
+        "head_f": u(0.1, 0.5),
+        "head_p": u(0, 2 * np.pi),
+        "head_pitch": u(-10, 10) * DEG,
+        "tempo_mod": u(0.0, 0.08),
+        "tempo_mod_f": u(0.05, 0.25),
+        "tempo_mod_p": u(0, 2 * np.pi),
+        "phase0": u(0, 2 * np.pi),
+        "stance": u(1, 8) * DEG,
+        "stance_asym": u(-2, 2) * DEG,
+        "foot_fwd": u(-4, 4) * DEG,
+        "knee_bend": u(0, 8) * DEG,
+        "rest_abd": u(3, 14) * DEG,
+        "rest_fwd": u(-5, 12) * DEG,
+        "rest_flex": u(5, 35) * DEG,
+        "rest_swing": u(0, 4) * DEG,
+        "other_style": float(rng.choice([0.5, 1.5, 2.5], p=[0.8, 0.1, 0.1])),
+    }
+
+
+def _sample_jumping(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
+    u = rng.uniform
+    return "in_place", {
+        "freq": u(1.1, 2.8),
+        "hop": u(0.03, 0.22),
+        "air_frac": u(0.3, 0.55),
+        "crouch": u(10, 45) * DEG,
+        "tuck": u(0, 25) * DEG,
+        "arm_abd": u(4, 18) * DEG,
+        "arm_spread": u(0, 10) * DEG,
+        "arm_fwd": u(-5, 15) * DEG,
+        "arm_swing": u(0, 35) * DEG,
+        "elbow_flex": u(10, 70) * DEG,
+    }
+
+
+def _sample_jumping_jacks(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
+    u = rng.uniform
+    low_arms = rng.random() < 0.12
+    return ("low_arms" if low_arms else "full"), {
+        "freq": u(0.6, 1.5),
+        "dwell": u(0.3, 2.0),
+        "arm_low": u(4, 25) * DEG,
+        "arm_top": (u(100, 145) if low_arms else u(150, 184)) * DEG,
+        "arm_plane": u(-5, 25) * DEG,
+        "fore_plane": u(-10, 10) * DEG,
+        "elbow_bend": u(0, 30) * DEG,
+        "wrist_in": u(0, 20) * DEG,
+        "leg_spread": u(8, 20) * DEG,
+        "leg_lag": u(-0.3, 0.3),
+        "leg_fwd": u(-3, 6) * DEG,
+        "hop": u(0.02, 0.11),
+        "crouch": u(5, 25) * DEG,
+        "head_bob": u(-8, 5) * DEG,
+    }
+
+
+def _sample_boxing(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
+    u = rng.uniform
+    lead = float(rng.random() < 0.3)  # 0 = left foot forward (orthodox)
+    return ("southpaw" if lead else "orthodox"), {
+        "lead": lead,
+        "stance_turn": u(10, 40) * DEG,
+        "stance_knee": u(5, 25) * DEG,
+        "punch_rate": u(1.2, 3.8),
+        "punch_dur": u(0.2, 0.42),
+        "punch_irregular": u(0.0, 0.5),
+        "double_prob": u(0.0, 0.3),
+        "skip_prob": u(0.0, 0.2),
+        "hook_prob": u(0.0, 0.25),
+        "reach": u(0.85, 0.98),
+        "punch_in": u(0.2, 1.0),
+        "punch_y": u(-0.05, 0.2),
+        "guard_x": u(0.05, 0.25),
+        "guard_y": u(-0.15, 0.25),
+        "guard_z": u(0.25, 0.45),
+        "twist": u(6, 22) * DEG,
+        "bounce": u(0.0, 0.03),
+        "bounce_f": u(1.2, 3.0),
+        "shuffle": u(0.0, 0.04),
+        "guard_lean": u(2, 12) * DEG,
+        "chin_down": u(0, 12) * DEG,
+    }
+
+
+def _wave_arm_params(rng: np.random.Generator, p: str) -> dict[str, float]:
+    u = rng.uniform
+    style = rng.random()
+    follow = 0.0 if style < 0.55 else (1.0 if style < 0.8 else u(0.0, 1.0))
+    return {
+        f"{p}_elev": (u(110, 168) if follow > 0.5 else u(70, 168)) * DEG,
+        f"{p}_azim": u(-10, 70) * DEG,
+        f"{p}_tilt0": u(-25, 25) * DEG,
+        f"{p}_amp": u(15, 55) * DEG,
+        f"{p}_upper_amp": (u(12, 40) if follow > 0.5 else u(0, 35)) * DEG,
+        f"{p}_fwd": u(-10, 30) * DEG,
+        f"{p}_follow": follow,
+        f"{p}_bend": u(-25, 10) * DEG,
+        f"{p}_phase": 0.0,
+    }
+
+
+def _sample_waving(rng: np.random.Generator, two: bool) -> tuple[str, dict[str, float]]:
+    u = rng.uniform
+    values = {
+        "freq": _loguniform(rng, 0.25, 3.0),
+        "dwell": u(0.2, 1.5),
+        "upper_lag": u(-0.6, 0.6),
+        "body_bend": u(0, 6) * DEG,
+        "body_shift": u(0, 0.05),
+        "body_bob": u(0, 0.025),
+        "body_lag": u(-0.5, 0.5),
+        **_wave_arm_params(rng, "a"),
+    }
+    if not two:
+        return ("left" if rng.random() < 0.5 else "right"), values
+    b = _wave_arm_params(rng, "b")
+    for key in (
+        "elev",
+        "azim",
+        "tilt0",
+        "amp",
+        "upper_amp",
+        "fwd",
+        "follow",
+        "bend",
+    ):  # similar arms, not identical
+        b[f"b_{key}"] = 0.7 * values[f"a_{key}"] + 0.3 * b[f"b_{key}"]
+    b["b_phase"] = u(-0.4, 0.4)
+    variant = str(rng.choice(["parallel", "mirror", "overhead"], p=[0.35, 0.35, 0.3]))
+    if variant == "overhead":  # both straight arms sweep side to side above the head, hands pass close
+        for p in ("a", "b"):
+            b[f"{p}_follow"], b[f"{p}_elev"] = 1.0, u(140, 172) * DEG
+            b[f"{p}_upper_amp"], b[f"{p}_bend"] = u(18, 40) * DEG, u(-15, 5) * DEG
+        values.update({k: v for k, v in b.items() if k.startswith("a_")})
+    return variant, {**values, **b}
+
+
+def _sample_clapping(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
+    u = rng.uniform
+    variant = str(rng.choice(["chest", "face", "overhead"], p=[0.42, 0.18, 0.4]))
+    if variant == "overhead":
+        return variant, {
+            "freq": u(0.45, 1.4),
+            "dwell": u(0.5, 2.5),
+            "out_elev": u(55, 100) * DEG,
+            "out_bend": u(0, 20) * DEG,
+            "top_elev": u(145, 172) * DEG,
+            "gap_closed": u(0.08, 0.6),
+            "arm_plane": u(-5, 20) * DEG,
+            "top_plane": u(0, 30) * DEG,
+            "look_up": u(0, 12) * DEG,
+        }
+    return variant, {
+        "freq": _loguniform(rng, 1.3, 4.5),
+        "snap": u(0.5, 1.1),
+        "gap_closed": u(0.08, 0.25),
+        "gap_open": u(0.45, 0.95),
+        "centre_y": u(-0.55, -0.05) if variant == "chest" else u(0.0, 0.35),
+        "centre_z": u(0.45, 0.8),
+        "bob": u(0.0, 0.06),
+        "elbow_out": u(0.4, 1.5),
+    }
+
+
+def _sample_idle(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
+    variant = str(rng.choice(["hanging", "hips", "crossed", "clasped"], p=[0.5, 0.15, 0.15, 0.2]))
+    return variant, {"idle_wobble": rng.uniform(0.0, 0.06)}
+
+
+_SAMPLERS: dict[str, Callable[[np.random.Generator], tuple[str, dict[str, float]]]] = {
+    "JUMPING": _sample_jumping,
+    "JUMPING_JACKS": _sample_jumping_jacks,
+    "BOXING": _sample_boxing,
+    "WAVING_2HANDS": lambda rng: _sample_waving(rng, two=True),
+    "WAVING_1HAND": lambda rng: _sample_waving(rng, two=False),
+    "CLAPPING_HANDS": _sample_clapping,
+    IDLE: _sample_idle,
+}
+
+
+def reach_up(params: MotionParams) -> float:
+    """How high above the pelvis the action's hands get, in body heights (for camera framing)."""
+    if params.action in ("JUMPING_JACKS", "WAVING_2HANDS", "WAVING_1HAND"):
+        return 0.8
+    if params.action == "CLAPPING_HANDS" and params.variant == "overhead":
+        return 0.8
+    return 0.58
+
+
+def sample_motion_params(action: str, rng: np.random.Generator) -> MotionParams:
+    """Draw how a random person performs ``action`` (tempo, amplitude, phase, handedness, style)."""
+    if action not in _SAMPLERS:
+        raise ValueError(f"unknown action {action!r}; expected one of {sorted(_SAMPLERS)}")
+    values = {k: float(v) for k, v in _common(rng).items()}
+    variant, specific = _SAMPLERS[action](rng)
+    values.update({k: float(v) for k, v in specific.items()})
+    return MotionParams(action=action, variant=variant, values=values, seed=int(rng.integers(2**31)))
