@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.cmd_probe",
     "service.cmd_proxy",
     "service.cmd_model",
+    "service.cmd_train",
 )
 
 log = logging.getLogger(__name__)
