@@ -183,6 +183,18 @@ def canonical_train_command(args: argparse.Namespace) -> str:
 def train(args: argparse.Namespace) -> int:
     import torch  # noqa: PLC0415 - heavy; only this command needs it
 
+    out = Path(args.out)
+    if out.is_dir() or out.suffix != ".safetensors":
+        raise UsageError(f"--out must be a file name ending in .safetensors, got {out}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _train(args, out)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(args: argparse.Namespace, out: Path) -> int:
     from inference.windows import WindowSpec  # noqa: PLC0415
     from training.augment import AugmentConfig  # noqa: PLC0415
     from training.datasets import DatasetError, SyntheticConfig  # noqa: PLC0415
@@ -190,10 +202,6 @@ def train(args: argparse.Namespace) -> int:
     from training.lightning import TrainConfig  # noqa: PLC0415
     from training.recipe import DataPlan, prepare_data, record_path, train_and_export  # noqa: PLC0415
 
-    out = Path(args.out)
-    if out.is_dir() or out.suffix != ".safetensors":
-        raise UsageError(f"--out must be a file name ending in .safetensors, got {out}")
-    torch.set_num_threads(args.threads)
     try:
         spec = WindowSpec(steps=args.steps, rate_hz=args.rate_hz, normalisation=args.normalisation)
         config = TrainConfig(

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,7 +305,10 @@ def fit(
             num_sanity_val_steps=0,
             log_every_n_steps=10,
         )
-        trainer.fit(module, datamodule=data)
+        with warnings.catch_warnings():
+            # Lightning 2.6 trips over its own pytree deprecation; nothing a user can act on.
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+            trainer.fit(module, datamodule=data)
         best = checkpoint.best_model_path
         if best:
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
