@@ -95,7 +95,9 @@ def _pick(action: str, variant: str | None, seed: int, fps: float, duration: flo
         whole_body = params.camera.aim_height <= params.body.hip_height + 1e-6
         frontal = abs(params.camera.yaw) < np.radians(20)
         if (variant is None or params.motion.variant == variant) and frontal and whole_body:
-            return generate_sequence(action, fps, duration, rng, params)
+            seq = generate_sequence(action, fps, duration, rng, params)
+            if np.mean(seq.keypoints[..., 2] > 0.3) > 0.97:  # the whole person stays in the picture
+                return seq
     raise RuntimeError(f"no {action}/{variant} sample found")
 
 

@@ -51,10 +51,10 @@ class MotionParams:
 # Small building blocks (all vectorised over time)
 
 
-def _phase(t: np.ndarray, v: MotionParams, freq: float) -> np.ndarray:
+def rhythm_phase(t: np.ndarray, v: MotionParams, freq: float) -> np.ndarray:
     """Phase (radians) of a rhythm at ``freq`` Hz whose tempo drifts slowly (+-tempo_mod)."""
     fm, d, psi = v["tempo_mod_f"], v["tempo_mod"], v["tempo_mod_p"]
-    drift = -(freq * d / fm) * (np.cos(2 * np.pi * fm * t + psi) - np.cos(psi))
+    drift = -(freq * d / (2 * np.pi * fm)) * (np.cos(2 * np.pi * fm * t + psi) - np.cos(psi))
     return v["phase0"] + 2 * np.pi * (freq * t + drift)
 
 
@@ -171,25 +171,42 @@ def _base(shape: BodyShape, t: np.ndarray, v: MotionParams, arms: bool = True) -
 # The actions
 
 
+def _bump(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """A smooth 0 -> 1 -> 0 pulse over ``lo <= x <= hi`` (zero elsewhere)."""
+    y = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return np.sin(np.pi * y) ** 2
+
+
 def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
-    """Hops in place: crouch, push off, flight, land; arms swing a little by the sides."""
+    """Jumps in place: crouch, push off, flight (ballistic), land.
+
+    ``hop``: quick small rebounds, arms swinging a little by the sides. ``big``: slower
+    counter-movement jumps with a deep crouch, arms swinging back and then forward-up and out.
+    """
     m = _base(shape, t, v, arms=False)
-    u = np.mod(_phase(t, v, v["freq"]) / (2 * np.pi), 1.0)
-    air_frac = v["air_frac"]
+    u = np.mod(rhythm_phase(t, v, v["freq"]) / (2 * np.pi), 1.0)
+    flight = 2.0 * np.sqrt(2.0 * v["hop"] / 9.81)  # seconds in the air for that jump height
+    air_frac = float(np.clip(flight * v["freq"], 0.15, 0.65))
     in_air = u < air_frac
     x = np.where(in_air, u / air_frac, 0.0)
-    height = v["hop"] * 4 * x * (1 - x)
-    g = np.where(in_air, 0.0, (u - air_frac) / (1 - air_frac))
-    crouch = v["crouch"] * np.sin(np.pi * g) ** 1.5
-    m.root[:, 1] = height
-    m.leg_knee, m.leg_ankle = _standing_legs(shape, t, v, knee=crouch, air=v["tuck"] * np.sin(np.pi * x))
+    g = np.where(in_air, -1.0, (u - air_frac) / (1 - air_frac))  # -1: not on the ground
+    m.root[:, 1] = v["hop"] * 4 * x * (1 - x)
+    lift = np.sin(np.pi * x)
+    if v.variant == "big":
+        landing, loading = _bump(g, 0.0, 0.4), _bump(g, 0.4, 1.0)
+        crouch = v["crouch"] * (0.6 * landing + loading)
+        swing = v["arm_swing"] * lift - v["arm_back"] * loading
+        abd = v["arm_abd"] + v["arm_spread"] * lift
+    else:
+        ground = np.where(g >= 0, np.sin(np.pi * np.clip(g, 0, 1)) ** 1.5, 0.0)
+        crouch = v["crouch"] * ground
+        swing = v["arm_swing"] * (lift * 0.8 - ground)
+        abd = v["arm_abd"] + v["arm_spread"] * lift
+    m.leg_knee, m.leg_ankle = _standing_legs(shape, t, v, knee=crouch, air=v["tuck"] * lift)
     m.lean = m.lean + 0.45 * crouch
-    # Arms go back in the crouch and forward/up at take-off.
-    swing = v["arm_swing"] * (np.sin(np.pi * x) * 0.8 - np.sin(np.pi * g))
-    abd = v["arm_abd"] + v["arm_spread"] * np.sin(np.pi * x)
     for side in (LEFT, RIGHT):
         upper = _swing_dir(abd, v["arm_fwd"] + swing, side)
-        fore = _swing_dir(abd * 0.8, v["arm_fwd"] + swing + v["elbow_flex"], side)
+        fore = _swing_dir(abd * 0.8, v["arm_fwd"] + swing + v["elbow_flex"] * (1 - 0.5 * lift), side)
         m.arm_elbow[:, side], m.arm_wrist[:, side] = _arm(shape, upper, fore)
     return m
 
@@ -197,7 +214,7 @@ def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
 def _jumping_jacks(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Arms sweep from the sides to overhead while the feet hop apart, and back, in one rhythm."""
     m = _base(shape, t, v, arms=False)
-    ph = _phase(t, v, v["freq"])
+    ph = rhythm_phase(t, v, v["freq"])
     s_arm = 0.5 - 0.5 * _dwell(np.cos(ph), v["dwell"])
     s_leg = 0.5 - 0.5 * _dwell(np.cos(ph - v["leg_lag"]), v["dwell"])
     # Two hops per cycle, at the moments the limbs move fastest.
@@ -225,11 +242,9 @@ def _punch_schedule(v: MotionParams, t_max: float) -> np.ndarray:
     n = int(np.ceil((t_max + 1.0) * rate)) + 2
     r = np.random.default_rng(v.seed).random((n, 6))  # one row per slot: same prefix for any n
     start = (np.arange(n) - 1 + (r[:, 0] - 0.5) * v["punch_irregular"]) / rate
-    side = np.empty(n)
-    prev = 0 if v["lead"] < 0.5 else 1
-    for k in range(n):  # mostly alternating, sometimes a double
-        prev = prev if r[k, 1] < v["double_prob"] else 1 - prev
-        side[k] = prev
+    # Mostly alternating, sometimes a double: the side flips unless the slot draws a double.
+    flips = np.cumsum(r[:, 1] >= v["double_prob"])
+    side = np.mod((0 if v["lead"] < 0.5 else 1) + flips, 2).astype(np.float64)
     dur = v["punch_dur"] * (0.8 + 0.4 * r[:, 2])
     amount = np.where(r[:, 3] < v["skip_prob"], 0.0, 0.75 + 0.25 * r[:, 4])
     kind = (r[:, 5] < v["hook_prob"]).astype(np.float64)
@@ -245,11 +260,17 @@ def _boxing(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     m.pelvis_yaw = m.pelvis_yaw + turn
     t_max = float(t.max()) if n else 0.0
     start, side, dur, amount, kind = _punch_schedule(v, t_max).T
-    x = (t[:, None] - start[None]) / dur[None]  # (T, slots)
-    pulse = np.where((x > 0) & (x < 1), np.sin(np.pi * np.clip(x, 0, 1) ** 0.7), 0.0) * amount
-    onehot = np.stack([side == LEFT, side == RIGHT], axis=1).astype(np.float64)  # (slots, 2)
-    ext = pulse @ onehot
-    hook = np.clip((pulse * kind) @ onehot, 0.0, 1.0)
+    # Each frame only looks at the few slots that can cover it (memory stays O(T) for long clips).
+    rate = v["punch_rate"]
+    back = int(np.ceil(float(dur.max()) * rate + 0.5 * v["punch_irregular"])) + 1
+    idx = np.floor(t * rate).astype(np.int64)[:, None] + 1 + np.arange(-back, 2)[None, :]  # (T, K)
+    valid = (idx >= 0) & (idx < start.shape[0])
+    idx = np.clip(idx, 0, start.shape[0] - 1)
+    x = (t[:, None] - start[idx]) / dur[idx]
+    pulse = np.where(valid & (x > 0) & (x < 1), np.sin(np.pi * np.clip(x, 0, 1) ** 0.7), 0.0) * amount[idx]
+    on_side = [side[idx] == s_ for s_ in (LEFT, RIGHT)]
+    ext = np.stack([np.sum(pulse * o, axis=1) for o in on_side], axis=1)
+    hook = np.clip(np.stack([np.sum(pulse * kind[idx] * o, axis=1) for o in on_side], axis=1), 0.0, 1.0)
     ext = np.clip(ext, 0.0, 1.0)
     reach = (shape.upper_arm + shape.forearm) * v["reach"]
     tor = shape.torso
@@ -279,10 +300,10 @@ def _wave_arm(
     shape: BodyShape, t: np.ndarray, v: MotionParams, side: int, *, p: str, sign: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """One raised arm whose forearm (and some of the upper arm) swings side to side."""
-    ph = _phase(t, v, v["freq"]) + v[f"{p}_phase"]
+    ph = rhythm_phase(t, v, v["freq"]) + v[f"{p}_phase"]
     osc = sign * _dwell(np.sin(ph), v["dwell"])
     lag = sign * _dwell(np.sin(ph - v["upper_lag"]), v["dwell"])
-    elev = v[f"{p}_elev"] + v[f"{p}_upper_amp"] * lag
+    elev = v[f"{p}_elev"] - v[f"{p}_upper_amp"] * lag  # a raised arm goes outward as its elevation drops
     upper = limb_dir(elev, v[f"{p}_azim"], side)
     # follow = 0: the forearm waves about the elbow; 1: the whole arm swings from the shoulder.
     follow = v[f"{p}_follow"]
@@ -292,7 +313,7 @@ def _wave_arm(
 
 
 def _waving_common(shape: BodyShape, t: np.ndarray, v: MotionParams, m: Motion) -> None:
-    ph = _phase(t, v, v["freq"])
+    ph = rhythm_phase(t, v, v["freq"])
     m.side_bend = m.side_bend + v["body_bend"] * np.sin(ph - v["body_lag"])
     m.root[:, 0] += v["body_shift"] * np.sin(ph - v["body_lag"])
     m.root[:, 1] += v["body_bob"] * (0.5 - 0.5 * np.cos(2 * (ph - v["body_lag"])))  # rising on the toes
@@ -335,7 +356,7 @@ def _overhead_tops(shape: BodyShape, v: MotionParams) -> tuple[float, float]:
 def _clapping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Hands meet in front of the chest or face, or overhead from arms-out (the exercise variant)."""
     m = _base(shape, t, v, arms=False)
-    ph = _phase(t, v, v["freq"])
+    ph = rhythm_phase(t, v, v["freq"])
     tor = shape.torso
     if v.variant == "overhead":
         # Arms swing out to the side (dwell), then up to clap above the head (dwell), and back.
@@ -410,54 +431,79 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+# Shared by every action: (low, high) of a uniform draw; angles in radians, lengths in metres, Hz.
+TAU = 2 * np.pi
+_COMMON_RANGES: dict[str, tuple[float, float]] = {
+    "sway_x": (0.0, 0.025),
+    "sway_z": (0.0, 0.025),
+    "sway_f1": (0.12, 0.5),
+    "sway_f2": (0.12, 0.5),
+    "sway_p1": (0.0, TAU),
+    "sway_p2": (0.0, TAU),
+    "drift_x": (-0.06, 0.06),  # only for 30% of people (the others stay in place)
+    "drift_z": (-0.04, 0.04),  # only for 20%
+    "yaw_sway": (0.0, 4 * DEG),
+    "lean": (-3 * DEG, 8 * DEG),
+    "lean_sway": (0.0, 2 * DEG),
+    "bend_sway": (0.0, 2.5 * DEG),
+    "head_yaw": (0.0, 12 * DEG),
+    "head_f": (0.1, 0.5),
+    "head_p": (0.0, TAU),
+    "head_pitch": (-10 * DEG, 10 * DEG),
+    "tempo_mod": (0.0, 0.1),
+    "tempo_mod_f": (0.05, 0.25),
+    "tempo_mod_p": (0.0, TAU),
+    "phase0": (0.0, TAU),
+    "stance": (1 * DEG, 8 * DEG),
+    "stance_asym": (-2 * DEG, 2 * DEG),
+    "foot_fwd": (-4 * DEG, 4 * DEG),
+    "knee_bend": (0.0, 8 * DEG),
+    "rest_abd": (3 * DEG, 14 * DEG),
+    "rest_fwd": (-5 * DEG, 12 * DEG),
+    "rest_flex": (5 * DEG, 35 * DEG),
+    "rest_swing": (0.0, 4 * DEG),
+}
+_COMMON_LO = np.array([lo for lo, _ in _COMMON_RANGES.values()])
+_COMMON_HI = np.array([hi for _, hi in _COMMON_RANGES.values()])
+
+
 def _common(rng: np.random.Generator) -> dict[str, float]:
-    u = rng.uniform
-    return {
-        "sway_x": u(0.0, 0.025),
-        "sway_z": u(0.0, 0.025),
-        "sway_f1": u(0.12, 0.5),
-        "sway_f2": u(0.12, 0.5),
-        "sway_p1": u(0, 2 * np.pi),
-        "sway_p2": u(0, 2 * np.pi),
-        "drift_x": u(-0.06, 0.06) * (rng.random() < 0.3),
-        "drift_z": u(-0.04, 0.04) * (rng.random() < 0.2),
-        "pelvis_yaw": 0.0,
-        "yaw_sway": u(0, 4) * DEG,
-        "lean": u(-3, 8) * DEG,
-        "lean_sway": u(0, 2) * DEG,
-        "bend_sway": u(0, 2.5) * DEG,
-        "head_yaw": u(0, 12) * DEG,
-        "head_f": u(0.1, 0.5),
-        "head_p": u(0, 2 * np.pi),
-        "head_pitch": u(-10, 10) * DEG,
-        "tempo_mod": u(0.0, 0.08),
-        "tempo_mod_f": u(0.05, 0.25),
-        "tempo_mod_p": u(0, 2 * np.pi),
-        "phase0": u(0, 2 * np.pi),
-        "stance": u(1, 8) * DEG,
-        "stance_asym": u(-2, 2) * DEG,
-        "foot_fwd": u(-4, 4) * DEG,
-        "knee_bend": u(0, 8) * DEG,
-        "rest_abd": u(3, 14) * DEG,
-        "rest_fwd": u(-5, 12) * DEG,
-        "rest_flex": u(5, 35) * DEG,
-        "rest_swing": u(0, 4) * DEG,
-        "other_style": float(rng.choice([0.5, 1.5, 2.5], p=[0.8, 0.1, 0.1])),
-    }
+    """Posture, sway, drift, head movement and tempo drift of one person (one draw for all)."""
+    values = dict(zip(_COMMON_RANGES, rng.uniform(_COMMON_LO, _COMMON_HI).tolist(), strict=True))
+    gate, style = rng.random(2)
+    values["drift_x"] *= float(gate < 0.3)
+    values["drift_z"] *= float(gate > 0.8)
+    values["pelvis_yaw"] = 0.0
+    # The arm that does not act: hanging (0.5), on the hip (1.5) or on the belly (2.5).
+    values["other_style"] = 0.5 if style < 0.8 else (1.5 if style < 0.9 else 2.5)
+    return values
 
 
 def _sample_jumping(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
     u = rng.uniform
-    return "in_place", {
-        "freq": u(1.1, 2.8),
-        "hop": u(0.03, 0.22),
-        "air_frac": u(0.3, 0.55),
-        "crouch": u(10, 45) * DEG,
+    if rng.random() < 0.45:  # counter-movement jumps, like the MHAD recordings
+        return "big", {
+            "freq": u(0.5, 1.3),
+            "hop": u(0.12, 0.4),
+            "crouch": u(35, 75) * DEG,
+            "tuck": u(5, 35) * DEG,
+            "arm_abd": u(4, 15) * DEG,
+            "arm_spread": u(5, 45) * DEG,
+            "arm_fwd": u(-5, 10) * DEG,
+            "arm_swing": u(30, 110) * DEG,
+            "arm_back": u(15, 50) * DEG,
+            "elbow_flex": u(5, 45) * DEG,
+        }
+    return "hop", {
+        "freq": u(1.2, 2.8),
+        "hop": u(0.05, 0.2),
+        "crouch": u(12, 45) * DEG,
         "tuck": u(0, 25) * DEG,
         "arm_abd": u(4, 18) * DEG,
         "arm_spread": u(0, 10) * DEG,
         "arm_fwd": u(-5, 15) * DEG,
         "arm_swing": u(0, 35) * DEG,
+        "arm_back": 0.0,
         "elbow_flex": u(10, 70) * DEG,
     }
 
@@ -580,7 +626,7 @@ def _sample_clapping(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
             "look_up": u(0, 12) * DEG,
         }
     return variant, {
-        "freq": _loguniform(rng, 1.3, 4.5),
+        "freq": _loguniform(rng, 0.8, 4.5),
         "snap": u(0.5, 1.1),
         "gap_closed": u(0.08, 0.25),
         "gap_open": u(0.45, 0.95),
@@ -609,7 +655,9 @@ _SAMPLERS: dict[str, Callable[[np.random.Generator], tuple[str, dict[str, float]
 
 def reach_up(params: MotionParams) -> float:
     """How high above the pelvis the action's hands get, in body heights (for camera framing)."""
-    if params.action in ("JUMPING_JACKS", "WAVING_2HANDS", "WAVING_1HAND"):
+    if params.action == "JUMPING_JACKS":
+        return 0.9  # arms overhead plus the hop
+    if params.action in ("WAVING_2HANDS", "WAVING_1HAND"):
         return 0.8
     if params.action == "CLAPPING_HANDS" and params.variant == "overhead":
         return 0.8

