@@ -106,6 +106,12 @@ def _register_train(subparsers: Any) -> None:
     )
     src.add_argument("--no-augment", action="store_true", help="synthetic: no camera/detector augmentation")
     src.add_argument(
+        "--profile-share",
+        type=float,
+        default=0.15,
+        help="synthetic: share of people turned 65-95 degrees, nearly in profile (default: 0.15)",
+    )
+    src.add_argument(
         "--windows-per-sequence",
         type=_positive_int,
         default=4,
@@ -159,7 +165,7 @@ def canonical_train_command(args: argparse.Namespace) -> str:
     argv = ["actionstream", "train"]
     if args.synthetic:
         argv += ["--synthetic", str(args.synthetic), "--windows-per-sequence", str(args.windows_per_sequence)]
-        argv += ["--idle", args.idle]
+        argv += ["--idle", args.idle, "--profile-share", f"{args.profile_share:g}"]
         argv += ["--no-augment"] if args.no_augment else []
     if args.har2d:
         argv += ["--har2d", str(args.har2d)]
@@ -219,6 +225,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             windows_per_sequence=args.windows_per_sequence,
             augment=None if args.no_augment else AugmentConfig(),
             idle=args.idle,
+            profile_p=args.profile_share,
         )
         plan = DataPlan(
             synthetic_per_class=args.synthetic or 0,

@@ -13,6 +13,7 @@ Every source ends in a :class:`WindowSet`: ``features (N, steps, 34)`` made by
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -28,7 +29,7 @@ from inference.keypoints import NUM_KEYPOINTS
 from inference.windows import FEATURE_SIZE, NoConfidentKeypointsError, WindowSpec, make_features
 from training.augment import AugmentConfig, augment
 from training.har2d import HAR2D_STEPS, har2d_to_coco17, load_har2d_windows
-from training.synthetic import ACTIONS, IDLE, generate_sequence
+from training.synthetic import ACTIONS, IDLE, generate_sequence, sample_params
 from training.video_poses import TrackSequence, VideoPoses, cached_video_poses
 
 log = logging.getLogger(__name__)
@@ -557,7 +558,9 @@ class SyntheticConfig:
     times from each; ``augment``: camera/detector-like augmentation per sequence (None = off).
     ``idle``: people standing still (:data:`training.synthetic.IDLE`) are left out (``"off"``),
     labelled :data:`NO_ACTION` so the model learns to be unsure when nobody acts (``"none"``), or
-    an extra class ``IDLE`` (``"class"``).
+    an extra class ``IDLE`` (``"class"``). ``profile_p``: share of sequences in which the person
+    stands turned 65-95 degrees from the camera (nearly in profile), beyond the generator's own
+    yaw range; real people turn like that (the two-hand wave clip does).
     """
 
     fps_range: tuple[float, float] = (8.0, 30.0)
@@ -566,6 +569,7 @@ class SyntheticConfig:
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     actions: tuple[str, ...] = ACTIONS
     idle: str = "off"
+    profile_p: float = 0.0
 
     def __post_init__(self) -> None:
         lo, hi = self.fps_range
@@ -580,6 +584,8 @@ class SyntheticConfig:
             raise ValueError(
                 f"SyntheticConfig.windows_per_sequence must be >= 1, got {self.windows_per_sequence}"
             )
+        if not 0.0 <= self.profile_p <= 1.0:
+            raise ValueError(f"SyntheticConfig.profile_p must be in [0, 1], got {self.profile_p}")
         if self.idle not in IDLE_MODES:
             raise ValueError(f"SyntheticConfig.idle must be one of {IDLE_MODES}, got {self.idle!r}")
         unknown = [a for a in self.actions if a not in (*ACTIONS, IDLE)]
@@ -608,7 +614,11 @@ def _synthetic_job(
     fps = float(rng.uniform(*cfg.fps_range))
     # Augmentation may speed the sequence up by 25%: render enough that a window always fits.
     dur = max(float(rng.uniform(*cfg.duration_s)), 1.3 * spec.duration_s + 0.5)
-    seq = generate_sequence(action, fps, dur, rng)
+    params = sample_params(action, rng)
+    if cfg.profile_p > 0 and rng.random() < cfg.profile_p:
+        yaw = float(rng.uniform(65.0, 95.0) * rng.choice([-1.0, 1.0]) * np.pi / 180.0)
+        params = dataclasses.replace(params, camera=dataclasses.replace(params.camera, yaw=yaw))
+    seq = generate_sequence(action, fps, dur, rng, params=params)
     times, kp = seq.times, seq.keypoints
     if cfg.augment is not None:
         aug = augment(times, kp, seq.image_size, action, rng, config=cfg.augment)
