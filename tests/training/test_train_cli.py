@@ -83,3 +83,20 @@ def test_scores_and_markdown() -> None:
     text = markdown(report, "t")
     assert "| C | — | 0.000 | 0.000 | 1 |" in text
     assert report.to_dict()["per_class"]["C"]["precision"] is None
+
+
+def test_train_on_har2d_files(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The original app's data layout: X_train/Y_train for training, X_test/Y_test for validation."""
+    window = (shared_data / "har2d" / "X_val.txt").read_text().strip() + "\n"
+    data = tmp_path / "har2d"
+    data.mkdir()
+    for name, ids in (("train", [1, 3, 1, 3]), ("test", [1, 3])):
+        (data / f"X_{name}.txt").write_text(window * len(ids))
+        (data / f"Y_{name}.txt").write_text("".join(f"{i}\n" for i in ids))
+    model = tmp_path / "har2d.safetensors"
+    argv = ["train", "--har2d", str(data), "--normalisation", "raw_pixels", "--epochs", "1"]
+    assert cli.main([*argv, "--out", str(model), "--no-progress"]) == 0
+    clf = ActionClassifier.load(model)
+    assert clf.labels == ACTIONS and clf.spec.normalisation == "raw_pixels"
+    assert clf.metadata.metrics["train_windows"] == 4 and clf.metadata.metrics["val_windows"] == 2
+    assert f"--har2d {data}" in clf.metadata.source
