@@ -406,7 +406,7 @@ def evaluate_real(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(ev)
     (out / "real_eval.md").write_text(table)
-    (out / "real_eval.json").write_text(json.dumps(to_json(ev), indent=2) + "\n")
+    (out / "real_eval.json").write_text(json.dumps(to_json(ev), indent=2, allow_nan=False) + "\n")
     print(table)
     return 0
 

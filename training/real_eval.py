@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 _EPS_S = 1e-6
 LABELS_CSV = "labels.csv"
+# The service's default SegmentConfig.enter_threshold: a window above it counts towards an event.
+CONFIDENT = 0.6
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class SegmentResult:
     accuracy: float | None
     mean_label_probability: float | None
     mean_top_probability: float
+    confident_share: float = float("nan")  # windows whose top probability reaches CONFIDENT
 
     @property
     def is_action(self) -> bool:
@@ -183,6 +186,9 @@ def evaluate_models_on_segments(
                     accuracy=accuracy,
                     mean_label_probability=label_p,
                     mean_top_probability=float(probs.max(axis=1).mean()) if len(ws) else float("nan"),
+                    confident_share=float(np.mean(probs.max(axis=1) >= CONFIDENT))
+                    if len(ws)
+                    else float("nan"),
                 )
             )
     return RealEvaluation(list(segments), list(models), results, backend, hop_s)
@@ -224,15 +230,17 @@ def markdown_table(ev: RealEvaluation) -> str:
     if others:
         lines += [
             "",
-            "Not one of the six actions (what the model says; mean top probability in brackets):",
+            "Not one of the model's actions: what it says (windows per label), then in brackets the mean "
+            f"top probability and the share of windows at or above {CONFIDENT} (the service's default "
+            "enter_threshold, above which a window counts towards an event):",
             "",
             "| video | frames | what happens | windows | " + " | ".join(ev.models) + " |",
             "|---|---|---|---|" + "---|" * len(ev.models),
         ]
         for seg in others:
             cells = [
-                f"{_said(ev.result(seg, m))} ({ev.result(seg, m).mean_top_probability:.2f})"
-                for m in ev.models
+                f"{_said(r)} ({r.mean_top_probability:.2f}; {r.confident_share:.0%})"
+                for r in (ev.result(seg, m) for m in ev.models)
             ]
             n = ev.result(seg, ev.models[0]).windows
             lines.append(
@@ -241,8 +249,20 @@ def markdown_table(ev: RealEvaluation) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _finite(value: object) -> object:
+    """JSON has no NaN: non-finite numbers become null, recursively."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def to_json(ev: RealEvaluation) -> dict[str, object]:
-    return {
+    """Everything in the tables, as strict JSON (no NaN)."""
+    out = {
         "backend": ev.backend,
         "hop_s": ev.hop_s,
         "models": ev.models,
@@ -257,8 +277,10 @@ def to_json(ev: RealEvaluation) -> dict[str, object]:
                 "accuracy": r.accuracy,
                 "mean_label_probability": r.mean_label_probability,
                 "mean_top_probability": r.mean_top_probability,
+                "confident_share": r.confident_share,
                 "predicted": r.predicted,
             }
             for r in ev.results
         ],
     }
+    return _finite(out)  # type: ignore[return-value]

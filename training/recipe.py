@@ -146,10 +146,13 @@ def describe(data: PreparedData) -> str:
     parts = []
     if "synthetic" in data.summary:
         s = data.summary["synthetic"]
+        c = s["config"]
+        idle = {"none": "standing people as 'none of these'", "class": "an IDLE class", "off": "no idle"}
         parts.append(
             f"synthetic kinematic sequences ({s['sequences_per_class']} per class, seed {s['seed']}, "
-            f"fps {s['config']['fps_range'][0]:g}-{s['config']['fps_range'][1]:g}, "
-            f"{'augmented' if s['config']['augment'] else 'no augmentation'})"
+            f"fps {c['fps_range'][0]:g}-{c['fps_range'][1]:g}, "
+            f"{'augmented' if c['augment'] else 'no augmentation'}, {idle[c['idle']]}, "
+            f"{c['profile_p']:.0%} nearly in profile)"
         )
     if "har2d" in data.summary:
         parts.append(f"RNN-HAR-2D-Pose ({data.summary['har2d']['dir']})")
