@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from inference.classifier import LSTMClassifier
 from inference.model_file import ModelMetadata, save_model
 from inference.windows import FEATURE_SIZE, WindowSpec
-from training.datasets import NO_ACTION, WindowSet
+from training.windowset import NO_ACTION, WindowSet
 
 log = logging.getLogger(__name__)
 
