@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.cmd_model",
     "service.cmd_analyze",
     "service.cmd_web",
+    "service.cmd_train",
 )
 
 log = logging.getLogger(__name__)
