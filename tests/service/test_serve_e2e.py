@@ -121,9 +121,8 @@ def test_subscriber_in_another_process_gets_valid_waving_events(served: Served) 
         assert 0 <= e["latency_s"] < 2.0
     updates = Counter(e["label"] for e in events if e["type"] == "update")
     waving = updates["WAVING_1HAND"] + updates["WAVING_2HANDS"]
-    # The shipped model (the original's, raw pixels) calls part of the two-hand waving BOXING; waving
-    # must still be what it sees most of the time on this clip.
-    assert waving >= 0.4 * sum(updates.values()), updates
+    # The clip is one- then two-hand waving all through (it loops); the shipped model sees waving.
+    assert waving >= 0.7 * sum(updates.values()), updates
 
 
 @pytest.mark.skipif(
