@@ -31,6 +31,28 @@ class UsageError(Exception):
     """A mistake the user can fix (bad argument, bad config, bad file): exit code 2."""
 
 
+BACKEND_CHOICES: tuple[str, ...] = ("auto", "mediapipe", "torchvision", "detectron2")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--device`` and ``--model``: the flags every command that runs the models takes.
+
+    They default to None so that a config file or the environment decides unless given.
+    """
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, help="pose backend (default: auto)")
+    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
+
+
+def config_overrides(*items: tuple[str, str, object]) -> dict[str, dict[str, object]]:
+    """Nested config overrides from ``(section, field, value)`` items, leaving out values not given."""
+    out: dict[str, dict[str, object]] = {}
+    for section, key, value in items:
+        if value is not None:
+            out.setdefault(section, {})[key] = value
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="actionstream", description="Real-time human action recognition on video streams."

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from service.cli import UsageError
+from service.cli import UsageError, add_model_arguments
 
 if TYPE_CHECKING:
     from inference.backends.base import PoseBackend
@@ -47,14 +47,7 @@ def register(sub: Any) -> None:
         default=1,
         help="analyse every Nth frame; the others are written with the latest result (default: 1)",
     )
-    p.add_argument(
-        "--backend",
-        choices=["auto", "mediapipe", "torchvision", "detectron2"],
-        default="auto",
-        help="pose backend (default: %(default)s)",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
-    p.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
+    add_model_arguments(p)
     p.add_argument(
         "--max-people", type=_int_range(1, 100), help="people tracked per frame (default: the backend's)"
     )
@@ -140,7 +133,9 @@ def _engine(args: argparse.Namespace) -> tuple[PoseBackend, ActionClassifier, An
     from service.config import ModelConfig, PipelineConfig, PoseConfig, SegmentConfig, format_validation_error
 
     try:
-        pose = PoseConfig(backend=args.backend, device=args.device, max_people=args.max_people)
+        pose = PoseConfig(
+            backend=args.backend or "auto", device=args.device or "auto", max_people=args.max_people
+        )
         model = ModelConfig(path=args.model)
     except ValidationError as exc:
         raise UsageError(format_validation_error(exc)) from None

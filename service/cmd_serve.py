@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 from capture.url import mask_credentials
-from service.cli import UsageError
+from service.cli import UsageError, add_model_arguments, config_overrides
 from service.config import ConfigError, load_config
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,7 @@ def register(sub: Any) -> None:
         metavar="SPEC",
         help="one camera 'cam0': an rtsp:// URL, a webcam index (0) or /dev/videoN, or a video file",
     )
-    p.add_argument(
-        "--backend", choices=["auto", "mediapipe", "torchvision", "detectron2"], help="pose backend"
-    )
-    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
+    add_model_arguments(p)
     p.add_argument("--zmq-bind", metavar="ENDPOINT", help="event socket, e.g. tcp://0.0.0.0:5556")
     p.add_argument("--http-host", metavar="HOST", help="address for /metrics, /livez, /readyz")
     p.add_argument("--http-port", type=int, metavar="PORT", help="port for /metrics, /livez, /readyz")
@@ -48,21 +44,17 @@ def register(sub: Any) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-
-    def put(section: str, key: str, value: Any) -> None:
-        if value is not None:
-            out.setdefault(section, {})[key] = value
-
+    out: dict[str, Any] = config_overrides(
+        ("pose", "backend", args.backend),
+        ("pose", "device", args.device),
+        ("model", "path", args.model),
+        ("zmq", "bind", args.zmq_bind),
+        ("zmq", "publish_poses", args.publish_poses),
+        ("http", "host", args.http_host),
+        ("http", "port", args.http_port),
+    )
     if args.source is not None:
         out["source"] = args.source
-    put("pose", "backend", args.backend)
-    put("pose", "device", args.device)
-    put("model", "path", args.model)
-    put("zmq", "bind", args.zmq_bind)
-    put("zmq", "publish_poses", args.publish_poses)
-    put("http", "host", args.http_host)
-    put("http", "port", args.http_port)
     return out
 
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from service.cli import UsageError
+from service.cli import UsageError, add_model_arguments, config_overrides
 from service.config import ConfigError, load_web_config
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument("--config", metavar="PATH", help="YAML config file (see docs/WEB.md)")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, help="TCP port (default 8080; 0 picks a free one)")
-    p.add_argument(
-        "--backend", choices=["auto", "mediapipe", "torchvision", "detectron2"], help="pose backend"
-    )
-    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
+    add_model_arguments(p)
     p.add_argument("--max-upload-mb", type=float, metavar="MIB", help="largest accepted upload")
     p.add_argument("--jobs-dir", metavar="DIR", help="keep jobs here (default: a temporary directory)")
     p.add_argument("--max-concurrent-jobs", type=int, metavar="N", help="analyses at once (default 1)")
@@ -45,21 +41,16 @@ def register(sub: Any) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-
-    def put(section: str, key: str, value: Any) -> None:
-        if value is not None:
-            out.setdefault(section, {})[key] = value
-
-    put("http", "host", args.host)
-    put("http", "port", args.port)
-    put("pose", "backend", args.backend)
-    put("pose", "device", args.device)
-    put("model", "path", args.model)
-    put("web", "max_upload_mb", args.max_upload_mb)
-    put("web", "jobs_dir", args.jobs_dir)
-    put("web", "max_concurrent_jobs", args.max_concurrent_jobs)
-    return out
+    return config_overrides(
+        ("http", "host", args.host),
+        ("http", "port", args.port),
+        ("pose", "backend", args.backend),
+        ("pose", "device", args.device),
+        ("model", "path", args.model),
+        ("web", "max_upload_mb", args.max_upload_mb),
+        ("web", "jobs_dir", args.jobs_dir),
+        ("web", "max_concurrent_jobs", args.max_concurrent_jobs),
+    )
 
 
 class _NoCameras:
