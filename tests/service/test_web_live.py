@@ -92,6 +92,9 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, LivePreviews, threading.E
 
     feeder = threading.Thread(target=camera, daemon=True)
     feeder.start()
+    deadline = time.monotonic() + 10
+    while previews.latest("cam0") is None and time.monotonic() < deadline:  # the first frame is in
+        time.sleep(0.02)
     with serve_web(
         tmp_path / "jobs",
         FakeRunner(),
