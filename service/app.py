@@ -51,10 +51,6 @@ def backend_options(name: str, pose: PoseConfig) -> dict[str, Any]:
     return options
 
 
-def backend_factory_for(config: AppConfig) -> BackendFactory:
-    return pose_backend_factory(config.pose)
-
-
 def pose_backend_factory(pose: PoseConfig) -> BackendFactory:
     """Builds the configured pose backend (in the thread that will use it)."""
     name = choose_backend(pose.device) if pose.backend == "auto" else pose.backend
@@ -64,10 +60,6 @@ def pose_backend_factory(pose: PoseConfig) -> BackendFactory:
         return create_backend(name, device=pose.device, **options)
 
     return make
-
-
-def classifier_factory_for(config: AppConfig) -> ClassifierFactory:
-    return action_classifier_factory(config.model, config.pose)
 
 
 def action_classifier_factory(model: ModelConfig, pose: PoseConfig) -> ClassifierFactory:
@@ -111,8 +103,8 @@ class Service:
             self.previews = LivePreviews(
                 [c.id for c in config.enabled_cameras], max_events=config.web.live_events
             )
-        backend_factory = backend_factory or backend_factory_for(config)
-        classifier_factory = classifier_factory or classifier_factory_for(config)
+        backend_factory = backend_factory or pose_backend_factory(config.pose)
+        classifier_factory = classifier_factory or action_classifier_factory(config.model, config.pose)
         # Built here (not in run) so a bad source is reported before anything starts.
         self.pipeline = Pipeline(
             config,
