@@ -83,6 +83,10 @@ class EventProxy:
         for sock in (frontend, backend, control):
             sock.setsockopt(zmq.LINGER, 0)
         backend.setsockopt(zmq.SNDHWM, self._sndhwm)
+        # Heartbeats on the shard side: a node that vanishes without closing its TCP connection is
+        # noticed (and reconnected to) within seconds instead of leaving a half-open link.
+        frontend.setsockopt(zmq.HEARTBEAT_IVL, 5_000)
+        frontend.setsockopt(zmq.HEARTBEAT_TIMEOUT, 15_000)
         try:
             control.bind(self._control_addr)
             self._open(frontend, backend)
