@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -51,6 +53,19 @@ def config_overrides(*items: tuple[str, str, object]) -> dict[str, dict[str, obj
         if value is not None:
             out.setdefault(section, {})[key] = value
     return out
+
+
+def stop_on_signals() -> threading.Event:
+    """The process's one stop event, set by SIGINT and SIGTERM (call from the main thread)."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    return stop
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 from typing import Any
 
-from service.cli import UsageError
+from service.cli import UsageError, stop_on_signals
 from service.proxy import EventProxy, ProxyError
 
 log = logging.getLogger(__name__)
@@ -38,19 +36,13 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.xsub_bind and not args.upstream:
         raise UsageError("give --xsub-bind, one or more --upstream endpoints, or both")
-    stop = threading.Event()
+    stop = stop_on_signals()
     proxy = EventProxy(args.bind, xsub_bind=args.xsub_bind, upstreams=args.upstream)
     try:
         proxy.start()
     except ProxyError as exc:
         raise UsageError(str(exc)) from exc
 
-    def _on_signal(signum: int, _frame: object) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
     while not stop.wait(0.5):
         pass
     proxy.stop()

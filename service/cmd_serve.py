@@ -9,12 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import threading
 from typing import Any
 
 from capture.url import mask_credentials
-from service.cli import UsageError, add_model_arguments, config_overrides
+from service.cli import UsageError, add_model_arguments, config_overrides, stop_on_signals
 from service.config import ConfigError, load_config
 
 log = logging.getLogger(__name__)
@@ -73,14 +71,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UsageError(f"bad config:\n{exc}") from None
 
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = stop_on_signals()
     try:
         service = Service(config, stop_event=stop)
         for cam in service.pipeline.cameras:

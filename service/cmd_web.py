@@ -9,12 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-from service.cli import UsageError, add_model_arguments, config_overrides
+from service.cli import UsageError, add_model_arguments, config_overrides, stop_on_signals
 from service.config import ConfigError, load_web_config
 
 log = logging.getLogger(__name__)
@@ -99,14 +97,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(Metrics(), _NoCameras(), routers=[web.router], require_cameras=False)
     http = HttpServer(app, config.http.host, config.http.port)
 
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = stop_on_signals()
     web.start()
     try:
         http.start()
