@@ -2,7 +2,10 @@
 
 :class:`LSTMClassifier` keeps the original app's module names (``lstm``, ``linear``) so its
 checkpoint loads as is. :class:`ActionClassifier` pairs the network with its
-:class:`~inference.model_file.ModelMetadata` and classifies many windows in one forward pass.
+:class:`~inference.model_file.ModelMetadata` and classifies many windows in one forward pass:
+:meth:`ActionClassifier.predict_windows` gives calibrated probabilities over the actions,
+:meth:`ActionClassifier.classify` the decision per window (an action or none, see
+:mod:`inference.decision`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.decision import DecisionRule, Prediction, decide
+from inference.features import transform
 from inference.model_file import ModelMetadata, check_state_dict, load_model
 from inference.windows import Window, WindowSpec
 
@@ -22,10 +27,13 @@ log = logging.getLogger(__name__)
 
 
 class LSTMClassifier(nn.Module):
-    """``(N, T, input_size)`` poses -> ``(N, num_classes)`` logits from the last time step.
+    """``(N, T, 34)`` window features -> ``(N, num_classes)`` logits from the last time step.
 
-    ``dropout`` applies between stacked LSTM layers and to the last hidden state during training
-    (it has no weights, so it does not change the checkpoint layout).
+    ``input_features`` names the fixed transform the LSTM reads the window through
+    (:mod:`inference.features`; ``input_size`` is the LSTM's input width after it, 34 for ``xy``).
+    ``num_classes`` counts every output, the background one included. ``dropout`` applies between
+    stacked LSTM layers and to the last hidden state during training (it has no weights, so it
+    does not change the checkpoint layout).
     """
 
     def __init__(
@@ -35,8 +43,13 @@ class LSTMClassifier(nn.Module):
         num_layers: int = 1,
         num_classes: int = 6,
         dropout: float = 0.0,
+        *,
+        input_features: str = "xy",
+        rate_hz: float = 22.0,
     ) -> None:
         super().__init__()
+        self.input_features = input_features
+        self.rate_hz = float(rate_hz)
         self.lstm = nn.LSTM(
             input_size,
             hidden_size,
@@ -53,12 +66,14 @@ class LSTMClassifier(nn.Module):
             input_size=meta.input_size,
             hidden_size=meta.hidden_size,
             num_layers=meta.num_layers,
-            num_classes=meta.num_classes,
+            num_classes=meta.num_outputs,
             dropout=meta.dropout,
+            input_features=meta.input_features,
+            rate_hz=float(meta.rate_hz),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, (h_n, _) = self.lstm(x)
+        _, (h_n, _) = self.lstm(transform(x, self.input_features, self.rate_hz))
         return self.linear(self.dropout(h_n[-1]))
 
 
@@ -116,22 +131,49 @@ class ActionClassifier:
     def spec(self) -> WindowSpec:
         return self.metadata.spec
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """Softmax probabilities ``(N, L)`` float32 for ``features (N, steps, input_size)``, in one
-        forward pass."""
+    @property
+    def rule(self) -> DecisionRule:
+        return self.metadata.rule
+
+    def predict_outputs(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(probabilities (N, L), background (N,) or None)`` for ``features (N, steps, 34)`` in
+        one forward pass: the softmax of the logits divided by the model's temperature, split into
+        the actions and the background output (None when the model has none)."""
         x = np.asarray(features, dtype=np.float32)
-        want = (self.metadata.steps, self.metadata.input_size)
+        want = (self.metadata.steps, self.spec.feature_size)
         if x.ndim != 3 or x.shape[1:] != want:
             raise ValueError(f"features must have shape (N, {want[0]}, {want[1]}), got {x.shape}")
         if len(x) == 0:
-            return np.zeros((0, self.metadata.num_classes), np.float32)
-        with torch.inference_mode():
-            logits = self.model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device))
-            probs = torch.softmax(logits.float(), dim=1)
-        return probs.cpu().numpy().astype(np.float32, copy=False)
+            probs = np.zeros((0, self.metadata.num_outputs), np.float32)
+        else:
+            with torch.inference_mode():
+                logits = self.model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device))
+                probs_t = torch.softmax(logits.float() / float(self.metadata.temperature), dim=1)
+            probs = probs_t.cpu().numpy().astype(np.float32, copy=False)
+        k = self.metadata.num_classes
+        return probs[:, :k], (probs[:, k] if self.metadata.background else None)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities ``(N, L)`` float32 over the model's actions for ``features
+        (N, steps, 34)``. A row sums to 1 minus the background probability (to 1 for a model
+        without a background output)."""
+        return self.predict_outputs(features)[0]
 
     def predict_windows(self, windows: Sequence[Window]) -> np.ndarray:
         """:meth:`predict` over the features of ``windows`` (row i is ``windows[i]``)."""
         if not windows:
             return np.zeros((0, self.metadata.num_classes), np.float32)
         return self.predict(np.stack([w.features for w in windows]))
+
+    def classify(self, windows: Sequence[Window]) -> list[Prediction]:
+        """The decision for each window: an action or none (:func:`inference.decision.decide`)."""
+        if not windows:
+            return []
+        probs, background = self.predict_outputs(np.stack([w.features for w in windows]))
+        return decide(
+            probs,
+            self.labels,
+            self.rule,
+            background=background,
+            missing_fraction=[w.missing_fraction for w in windows],
+        )

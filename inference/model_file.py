@@ -22,11 +22,16 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from inference.decision import DEFAULT_MAX_MISSING_FRACTION, DEFAULT_REJECT_THRESHOLD, DecisionRule
+from inference.features import INPUT_FEATURES
+from inference.features import input_size as features_input_size
 from inference.keypoints import NUM_KEYPOINTS
 from inference.windows import NORMALISATIONS, WindowSpec
 
 FORMAT_NAME = "actionstream.action-model"
-FORMAT_VERSION = 1
+# 2: background output, temperature, reject_threshold, max_missing_fraction, input_features
+# (version 1 files load with their defaults: no background, temperature 1, the default rule).
+FORMAT_VERSION = 2
 METADATA_KEY = "actionstream.metadata"
 KEYPOINT_SCHEMAS: dict[str, int] = {"coco17": NUM_KEYPOINTS}
 ARCHITECTURES: tuple[str, ...] = ("lstm",)
@@ -45,6 +50,11 @@ class ModelMetadata:
     ``labels``: class names in output order. ``steps``/``rate_hz``/``normalisation``/
     ``min_confidence``: the window the model was trained on (see :class:`WindowSpec`).
     ``metrics``: training results (e.g. ``val_acc``), numbers or short strings.
+    ``background``: the network has one more output after the labels, "none of these actions"
+    (trained on everyday motion and standing still); it is never a label. ``temperature``: the
+    logits are divided by it before the softmax (calibrated on held-out windows).
+    ``reject_threshold``/``max_missing_fraction``: the no-action rule (:mod:`inference.decision`).
+    ``input_features``: what the network reads from the window (:mod:`inference.features`).
     """
 
     labels: tuple[str, ...]
@@ -58,6 +68,11 @@ class ModelMetadata:
     hidden_size: int = 50
     num_layers: int = 1
     dropout: float = 0.0
+    background: bool = False
+    temperature: float = 1.0
+    reject_threshold: float = DEFAULT_REJECT_THRESHOLD
+    max_missing_fraction: float = DEFAULT_MAX_MISSING_FRACTION
+    input_features: str = "xy"
     metrics: Mapping[str, MetricValue] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     description: str = ""
@@ -94,10 +109,16 @@ class ModelMetadata:
                 f"keypoint_schema {self.keypoint_schema!r} is not supported (expected one of "
                 f"{', '.join(KEYPOINT_SCHEMAS)})"
             )
-        elif self.input_size != 2 * KEYPOINT_SCHEMAS[self.keypoint_schema]:
+        elif self.input_features not in INPUT_FEATURES:
+            p.append(
+                f"input_features must be one of {', '.join(INPUT_FEATURES)}, got {self.input_features!r}"
+            )
+        elif self.input_size != (
+            want := features_input_size(self.input_features, 2 * KEYPOINT_SCHEMAS[self.keypoint_schema])
+        ):
             p.append(
                 f"input_size={self.input_size!r} does not fit keypoint_schema {self.keypoint_schema!r} "
-                f"(expected {2 * KEYPOINT_SCHEMAS[self.keypoint_schema]}: x, y per joint)"
+                f"with input_features {self.input_features!r} (expected {want})"
             )
         if self.architecture not in ARCHITECTURES:
             p.append(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
@@ -107,6 +128,16 @@ class ModelMetadata:
                 p.append(f"{name} must be an int >= 1, got {value!r}")
         if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             p.append(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.background, bool):
+            p.append(f"background must be true or false, got {self.background!r}")
+        if not isinstance(self.temperature, int | float) or not (
+            math.isfinite(self.temperature) and self.temperature > 0
+        ):
+            p.append(f"temperature must be a positive number, got {self.temperature!r}")
+        for name in ("reject_threshold", "max_missing_fraction"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0 <= value <= 1:
+                p.append(f"{name} must be in [0, 1], got {value!r}")
         for key, value in self.metrics.items():
             ok = isinstance(value, str) or (
                 isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
@@ -121,6 +152,16 @@ class ModelMetadata:
     @property
     def num_classes(self) -> int:
         return len(self.labels)
+
+    @property
+    def num_outputs(self) -> int:
+        """Network outputs: one per label, plus the background output when there is one."""
+        return len(self.labels) + int(self.background)
+
+    @property
+    def rule(self) -> DecisionRule:
+        """When a window of this model names no action (:func:`inference.decision.decide`)."""
+        return DecisionRule(float(self.reject_threshold), float(self.max_missing_fraction))
 
     @property
     def spec(self) -> WindowSpec:
@@ -173,8 +214,8 @@ def expected_shapes(meta: ModelMetadata) -> dict[str, tuple[int, ...]]:
         shapes[f"lstm.weight_hh_l{layer}"] = (gates, h)
         shapes[f"lstm.bias_ih_l{layer}"] = (gates,)
         shapes[f"lstm.bias_hh_l{layer}"] = (gates,)
-    shapes["linear.weight"] = (meta.num_classes, h)
-    shapes["linear.bias"] = (meta.num_classes,)
+    shapes["linear.weight"] = (meta.num_outputs, h)
+    shapes["linear.bias"] = (meta.num_outputs,)
     return shapes
 
 
@@ -183,7 +224,7 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], meta: ModelMetadata
     want = expected_shapes(meta)
     arch = (
         f"input_size={meta.input_size}, hidden_size={meta.hidden_size}, num_layers={meta.num_layers}, "
-        f"{meta.num_classes} labels"
+        f"{meta.num_classes} labels" + (" + background" if meta.background else "")
     )
     missing = sorted(set(want) - set(state_dict))
     extra = sorted(set(state_dict) - set(want))

@@ -83,7 +83,7 @@ def test_metadata_spec_and_json() -> None:
         ({"hidden_size": 0}, "hidden_size must be an int >= 1"),
         ({"dropout": 1.5}, "dropout must be in"),
         ({"metrics": {"val_acc": float("nan")}}, "metrics\\['val_acc'\\] must be a finite number"),
-        ({"format_version": 2}, "format_version must be an int in 1..1"),
+        ({"format_version": 3}, "format_version must be an int in 1..2"),
     ],
 )
 def test_metadata_validation(overrides: dict, message: str) -> None:
