@@ -4,9 +4,10 @@ Labelled segments of real videos (``videos/labels.csv`` of the shared test data,
 non-action segments the data README describes) go through MediaPipe in stream mode and the
 tracker (poses cached as ``.npz``), then through :class:`inference.windows.TrackWindows` exactly as
 the service builds windows (``hop_s`` apart, a new window only after ``hop_s``). Only windows lying
-entirely inside a segment count. Segments whose label is one of the model's labels are scored by
-accuracy; the others (idle, arm circles, a hug) are not actions the model knows, so the table
-shows what the model says there instead.
+entirely inside a segment count. Each window gets the model's decision (an action or none,
+:meth:`inference.classifier.ActionClassifier.classify`); :mod:`training.real_metrics` scores it:
+accuracy on segments of the model's labels (per class and macro), and on every other segment
+(idle, arm circles, a hug, the ``none (...)`` rows) the share of windows that name an action.
 """
 
 from __future__ import annotations
@@ -14,23 +15,23 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from inference.classifier import ActionClassifier
+from inference.decision import NO_ACTION_LABEL
 from inference.windows import TrackWindows, Window, WindowSpec
+from training.real_metrics import KINDS, SegmentScore, calibration_points, score_segment, summarise
 from training.video_poses import VideoPoses, cached_video_poses
 
 log = logging.getLogger(__name__)
 
 _EPS_S = 1e-6
 LABELS_CSV = "labels.csv"
-# The service's default SegmentConfig.enter_threshold: a window above it counts towards an event.
-CONFIDENT = 0.6
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ NON_ACTION_SEGMENTS: tuple[RealSegment, ...] = (
     RealSegment("malikmrllh_clapsoverhead.mp4", "idle (standing)", 50, 240, "data README"),
     RealSegment("malikmrllh_clapsoverhead.mp4", "arm circles", 250, 480, "data README"),
     RealSegment("mmaction2_demo_skeleton.mp4", "two people hug", 0, 71, "data README"),
-    RealSegment("felixchenfy_exercise.avi", "mixed calisthenics (unlabelled)", 0, 392, "data README"),
+    RealSegment("felixchenfy_exercise.avi", "unlabelled (mixed calisthenics)", 0, 392, "data README"),
 )
 
 
@@ -109,20 +110,27 @@ def inside(windows: Sequence[Window], poses: VideoPoses, segment: RealSegment) -
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """One model on one segment: how many windows, what it said, and (for actions) how often right."""
+    """One model on one segment: the segment, the model's name and its score there."""
 
     segment: RealSegment
     model: str
-    windows: int
-    predicted: dict[str, int]
-    accuracy: float | None
-    mean_label_probability: float | None
-    mean_top_probability: float
-    confident_share: float = float("nan")  # windows whose top probability reaches CONFIDENT
+    score: SegmentScore
+
+    @property
+    def windows(self) -> int:
+        return self.score.windows
+
+    @property
+    def predicted(self) -> dict[str, int]:
+        return self.score.predicted
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.score.accuracy
 
     @property
     def is_action(self) -> bool:
-        return self.accuracy is not None
+        return self.score.is_action
 
 
 @dataclass(frozen=True)
@@ -132,21 +140,17 @@ class RealEvaluation:
     results: list[SegmentResult]
     backend: str
     hop_s: float
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # model -> its labels
     notes: dict[str, str] = field(default_factory=dict)
+    # model -> (confidence, correct) per judged window, for a reliability diagram
+    calibration: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def result(self, segment: RealSegment, model: str) -> SegmentResult:
         return next(r for r in self.results if r.segment == segment and r.model == model)
 
-    def overall(self, model: str) -> dict[str, float | int]:
-        """Pooled window accuracy and mean per-segment accuracy over the action segments."""
-        rs = [r for r in self.results if r.model == model and r.is_action and r.windows]
-        n = sum(r.windows for r in rs)
-        right = sum(round((r.accuracy or 0.0) * r.windows) for r in rs)
-        return {
-            "windows": n,
-            "window_accuracy": right / n if n else float("nan"),
-            "mean_segment_accuracy": float(np.mean([r.accuracy for r in rs])) if rs else float("nan"),
-        }
+    def overall(self, model: str) -> dict[str, object]:
+        """:func:`training.real_metrics.summarise` over the model's segments."""
+        return summarise([r.score for r in self.results if r.model == model], self.labels[model])
 
 
 def evaluate_models_on_segments(
@@ -165,87 +169,96 @@ def evaluate_models_on_segments(
         for v in sorted({s.video for s in segments})
     }
     results: list[SegmentResult] = []
+    calibration: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, clf in models.items():
         per_video = {v: service_windows(p, clf.spec, hop_s=hop_s) for v, p in poses_by_video.items()}
+        points = []
         for seg in segments:
             ws = inside(per_video[seg.video], poses_by_video[seg.video], seg)
-            probs = clf.predict_windows(ws)
-            top = probs.argmax(axis=1) if len(ws) else np.zeros(0, int)
-            predicted = Counter(clf.labels[i] for i in top.tolist())
-            accuracy = label_p = None
-            if seg.label in clf.labels and ws:
-                k = clf.labels.index(seg.label)
-                accuracy = float(np.mean(top == k))
-                label_p = float(np.mean(probs[:, k]))
-            results.append(
-                SegmentResult(
-                    segment=seg,
-                    model=name,
-                    windows=len(ws),
-                    predicted=dict(predicted.most_common()),
-                    accuracy=accuracy,
-                    mean_label_probability=label_p,
-                    mean_top_probability=float(probs.max(axis=1).mean()) if len(ws) else float("nan"),
-                    confident_share=float(np.mean(probs.max(axis=1) >= CONFIDENT))
-                    if len(ws)
-                    else float("nan"),
-                )
-            )
-    return RealEvaluation(list(segments), list(models), results, backend, hop_s)
+            preds = clf.classify(ws)
+            results.append(SegmentResult(seg, name, score_segment(seg.label, clf.labels, preds)))
+            points.append(calibration_points(seg.label, clf.labels, preds, clf.metadata.background))
+        calibration[name] = (
+            np.concatenate([c for c, _ in points]),
+            np.concatenate([k for _, k in points]),
+        )
+    labels = {name: clf.labels for name, clf in models.items()}
+    return RealEvaluation(
+        list(segments), list(models), results, backend, hop_s, labels, calibration=calibration
+    )
 
 
-def _said(r: SegmentResult) -> str:
-    if not r.windows:
+def _said(score: SegmentScore) -> str:
+    if not score.windows:
         return "no windows"
-    return ", ".join(f"{label} {n}" for label, n in r.predicted.items())
+    return ", ".join(f"{label} {n}" for label, n in score.predicted.items())
+
+
+def _num(x: object, fmt: str = ".2f") -> str:
+    return "—" if not isinstance(x, int | float) or not np.isfinite(x) else format(x, fmt)
 
 
 def markdown_table(ev: RealEvaluation) -> str:
-    """Two tables: accuracy on the action segments, and what each model says on the non-actions."""
+    """Three tables: accuracy on the action segments with per-class and macro results, the share
+    of windows naming an action on the non-action segments, and unlabelled footage."""
+    m0 = ev.models[0]
+    by_kind = {k: [s for s in ev.segments if ev.result(s, m0).score.kind == k] for k in KINDS}
     lines = [
         "| video | frames | label | windows | "
-        + " | ".join(f"{m}: accuracy (mean p(label))" for m in ev.models)
+        + " | ".join(f"{m}: accuracy (argmax; mean p(label))" for m in ev.models)
         + " |",
         "|---|---|---|---|" + "---|" * len(ev.models),
     ]
-    action_segs = [s for s in ev.segments if ev.result(s, ev.models[0]).is_action]
-    for seg in action_segs:
+    for seg in by_kind["action"]:
         cells = []
         for m in ev.models:
-            r = ev.result(seg, m)
-            cells.append("—" if r.accuracy is None else f"{r.accuracy:.2f} ({r.mean_label_probability:.2f})")
-        n = ev.result(seg, ev.models[0]).windows
+            sc = ev.result(seg, m).score
+            cells.append(f"{_num(sc.accuracy)} ({_num(sc.top_accuracy)}; {_num(sc.mean_label_probability)})")
+        n = ev.result(seg, m0).windows
         lines.append(
             f"| {seg.video} | {seg.first}-{seg.last} | {seg.label} | {n} | " + " | ".join(cells) + " |"
         )
-    pooled = [ev.overall(m) for m in ev.models]
+    overall = {m: ev.overall(m) for m in ev.models}
+    labels = ev.labels[m0]
+    for label in labels:
+        per = [cast(dict[str, float], overall[m]["per_class"]) for m in ev.models]
+        if any(label in p for p in per):
+            lines.append(f"| **{label}** | | | | " + " | ".join(_num(p.get(label)) for p in per) + " |")
     lines.append(
-        f"| **all action windows** | | | {pooled[0]['windows']} | "
+        f"| **macro over classes** | | | {overall[m0]['windows']} | "
         + " | ".join(
-            f"**{p['window_accuracy']:.2f}** (segment mean {p['mean_segment_accuracy']:.2f})" for p in pooled
+            f"**{_num(o['macro_accuracy'])}** (pooled {_num(o['window_accuracy'])})" for o in overall.values()
         )
         + " |"
     )
-    others = [s for s in ev.segments if s not in action_segs]
-    if others:
+    if by_kind["negative"]:
         lines += [
             "",
-            "Not one of the model's actions: what it says (windows per label), then in brackets the mean "
-            f"top probability and the share of windows at or above {CONFIDENT} (the service's default "
-            "enter_threshold, above which a window counts towards an event):",
+            "Not one of the model's actions (the right answer is no action): the share of windows "
+            f"naming an action, then what was said (windows per label; {NO_ACTION_LABEL} = no action):",
             "",
             "| video | frames | what happens | windows | " + " | ".join(ev.models) + " |",
             "|---|---|---|---|" + "---|" * len(ev.models),
         ]
-        for seg in others:
+        for seg in by_kind["negative"]:
             cells = [
-                f"{_said(r)} ({r.mean_top_probability:.2f}; {r.confident_share:.0%})"
+                f"{_num(r.score.action_share)}: {_said(r.score)}"
                 for r in (ev.result(seg, m) for m in ev.models)
             ]
-            n = ev.result(seg, ev.models[0]).windows
+            n = ev.result(seg, m0).windows
             lines.append(
                 f"| {seg.video} | {seg.first}-{seg.last} | {seg.label} | {n} | " + " | ".join(cells) + " |"
             )
+        lines.append(
+            f"| **all non-action windows** | | | {overall[m0]['negative_windows']} | "
+            + " | ".join(f"**{_num(o['negative_action_share'])}**" for o in overall.values())
+            + " |"
+        )
+    if by_kind["unlabelled"]:
+        lines += ["", "Unlabelled footage (not scored):", ""]
+        for seg in by_kind["unlabelled"]:
+            said = "; ".join(f"{m}: {_said(ev.result(seg, m).score)}" for m in ev.models)
+            lines.append(f"- {seg.video} {seg.first}-{seg.last} ({seg.label}): {said}")
     return "\n".join(lines) + "\n"
 
 
@@ -261,11 +274,14 @@ def _finite(value: object) -> object:
 
 
 def to_json(ev: RealEvaluation) -> dict[str, object]:
-    """Everything in the tables, as strict JSON (no NaN)."""
+    """Everything in the tables, as strict JSON (no NaN). Stable keys:
+    ``overall.<model>.macro_accuracy``, ``overall.<model>.negative_action_share``,
+    ``segments[].predicted`` (windows per label, the no-action outcome as ``(no action)``)."""
     out = {
         "backend": ev.backend,
         "hop_s": ev.hop_s,
         "models": ev.models,
+        "no_action_label": NO_ACTION_LABEL,
         "overall": {m: ev.overall(m) for m in ev.models},
         "segments": [
             {
@@ -273,12 +289,15 @@ def to_json(ev: RealEvaluation) -> dict[str, object]:
                 "label": r.segment.label,
                 "frames": [r.segment.first, r.segment.last],
                 "model": r.model,
-                "windows": r.windows,
-                "accuracy": r.accuracy,
-                "mean_label_probability": r.mean_label_probability,
-                "mean_top_probability": r.mean_top_probability,
-                "confident_share": r.confident_share,
-                "predicted": r.predicted,
+                "kind": r.score.kind,
+                "windows": r.score.windows,
+                "accuracy": r.score.accuracy,
+                "top_accuracy": r.score.top_accuracy,
+                "action_share": r.score.action_share,
+                "mean_label_probability": r.score.mean_label_probability,
+                "mean_top_probability": r.score.mean_top_probability,
+                "predicted": r.score.predicted,
+                "reasons": r.score.reasons,
             }
             for r in ev.results
         ],
