@@ -159,7 +159,7 @@ class AugmentConfig:
     scale_range: tuple[float, float] = (0.8, 1.25)
     shift_frac: float = 0.1  # of the image size
     rotate_deg: float = 7.0
-    speed_range: tuple[float, float] = (0.8, 1.25)
+    speed_range: tuple[float, float] = (0.7, 1.4)
     warp_strength: float = 0.15
     jitter_torso: float = 0.01
     dropout_p: float = 0.02

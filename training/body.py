@@ -46,10 +46,13 @@ class BodyShape:
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> BodyShape:
-        """A random adult-to-teen body; ratios are relative to the torso length."""
-        height = float(rng.uniform(1.45, 1.98))
-        torso = height * float(rng.uniform(0.28, 0.33))
+        """A random body, adult or teen, or (one time in eight) a child: shorter legs and a
+        bigger head for the torso; ratios are relative to the torso length."""
+        child = rng.random() < 0.125
+        height = float(rng.uniform(0.95, 1.45) if child else rng.uniform(1.45, 1.98))
+        torso = height * float(rng.uniform(0.30, 0.35) if child else rng.uniform(0.28, 0.33))
         u = rng.uniform
+        legs = 0.85 if child else 1.0
         return cls(
             height=height,
             torso=torso,
@@ -57,9 +60,9 @@ class BodyShape:
             hip_width=torso * float(u(0.30, 0.45)),
             upper_arm=torso * float(u(0.42, 0.58)),
             forearm=torso * float(u(0.42, 0.54)),
-            thigh=torso * float(u(0.64, 0.80)),
-            shin=torso * float(u(0.60, 0.74)),
-            nose_up=torso * float(u(0.28, 0.42)),
+            thigh=torso * legs * float(u(0.64, 0.80)),
+            shin=torso * legs * float(u(0.60, 0.74)),
+            nose_up=torso * float(u(0.28, 0.42)) * (1.2 if child else 1.0),
             nose_forward=torso * float(u(0.10, 0.18)),
             eye_sep=torso * float(u(0.10, 0.14)),
             ear_sep=torso * float(u(0.20, 0.27)),

@@ -26,8 +26,12 @@ IMAGE_SIZES: tuple[tuple[int, int], ...] = (
     (1920, 1080),
     (384, 288),
     (480, 640),
+    (426, 240),
+    (320, 240),
+    (160, 120),
+    (720, 1280),
 )
-IMAGE_SIZE_WEIGHTS: tuple[float, ...] = (0.28, 0.2, 0.15, 0.12, 0.1, 0.08, 0.07)
+IMAGE_SIZE_WEIGHTS: tuple[float, ...] = (0.22, 0.17, 0.13, 0.08, 0.08, 0.06, 0.06, 0.06, 0.06, 0.04, 0.04)
 
 
 @dataclass(frozen=True)
@@ -68,15 +72,24 @@ class CameraParams:
 
         ``reach_up`` is how high above the pelvis the action reaches (in body heights), so a
         camera operator would keep raised hands in the picture; about one time in ten they do not.
+        About one person in six is small in the picture (8-30 % of its height: far away, a wide
+        shot), one in seven is seen from high above (a wall or ceiling camera looking down 30-60
+        degrees), and one in six is framed from the waist or knees up (legs out of the picture).
         """
         w, h = IMAGE_SIZES[int(rng.choice(len(IMAGE_SIZES), p=IMAGE_SIZE_WEIGHTS))]
         fov = rng.uniform(45, 85) * DEG  # across the long side
         focal = max(w, h) / 2 / np.tan(fov / 2)
-        upper_body = rng.random() < 0.1
+        upper_body = rng.random() < 0.16
         top = reach_up if rng.random() < 0.9 else 0.5
+        small = not upper_body and rng.random() < 0.18
         # Person height / image height: a webcam close-up loses the legs; otherwise the whole body,
         # from the feet to the highest hand, fits with a small margin.
-        frac = rng.uniform(1.1, 1.7) if upper_body else min(rng.uniform(0.28, 0.92), 0.96 / (top + 0.5))
+        if upper_body:
+            frac = rng.uniform(1.05, 1.7)
+        elif small:
+            frac = float(np.exp(rng.uniform(np.log(0.08), np.log(0.3))))
+        else:
+            frac = min(rng.uniform(0.28, 0.92), 0.96 / (top + 0.5))
         distance = max(focal * body.height / (frac * h), 0.8)
         h_px = focal * body.height / distance
         aim = body.hip_height + (0.75 * body.torso if upper_body else 0.0)
@@ -87,11 +100,12 @@ class CameraParams:
             lo, hi = top * h_px - h / 2, h / 2 - 0.5 * h_px
             off_y = rng.uniform(min(lo, hi), max(lo, hi))
         yaw = rng.uniform(-25, 25) * DEG if rng.random() < 0.55 else rng.uniform(-65, 65) * DEG
+        pitch = rng.uniform(30, 60) if rng.random() < 0.14 else rng.uniform(-8, 28)
         return cls(
             image_size=(int(w), int(h)),
             focal_px=float(focal),
             distance=float(distance),
-            pitch=float(rng.uniform(-8, 28) * DEG),
+            pitch=float(pitch * DEG),
             roll=float(rng.normal(0, 2.0) * DEG),
             yaw=float(yaw),
             aim_height=float(aim),

@@ -13,7 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training import everyday_arms, everyday_body
 from training.body import LEFT, RIGHT, SIDE_SIGN, BodyShape, Motion, limb_dir, two_bone_ik
+from training.motion_parts import (
+    arm,
+    base,
+    bump,
+    dwell,
+    frontal_dir,
+    held_arm,
+    loguniform,
+    rhythm_phase,
+    standing_legs,
+    swing_dir,
+)
 
 ACTIONS: tuple[str, ...] = (
     "JUMPING",
@@ -24,7 +37,12 @@ ACTIONS: tuple[str, ...] = (
     "CLAPPING_HANDS",
 )
 IDLE = "IDLE"
+# Everyday motion that is none of the actions (training.everyday_body / everyday_arms): the
+# background a model learns as "no known action", with IDLE (standing still).
+EVERYDAY: tuple[str, ...] = (*everyday_body.PROGRAMS, *everyday_arms.PROGRAMS)
+BACKGROUND: tuple[str, ...] = (IDLE, *EVERYDAY)
 DEG = np.pi / 180.0
+TAU = 2 * np.pi
 
 
 @dataclass(frozen=True)
@@ -48,133 +66,7 @@ class MotionParams:
 
 
 # --------------------------------------------------------------------------------------------
-# Small building blocks (all vectorised over time)
-
-
-def rhythm_phase(t: np.ndarray, v: MotionParams, freq: float) -> np.ndarray:
-    """Phase (radians) of a rhythm at ``freq`` Hz whose tempo drifts slowly (+-tempo_mod)."""
-    fm, d, psi = v["tempo_mod_f"], v["tempo_mod"], v["tempo_mod_p"]
-    drift = -(freq * d / (2 * np.pi * fm)) * (np.cos(2 * np.pi * fm * t + psi) - np.cos(psi))
-    return v["phase0"] + 2 * np.pi * (freq * t + drift)
-
-
-def _dwell(c: np.ndarray, k: float) -> np.ndarray:
-    """Shape an oscillation in [-1, 1] so it lingers at the extremes (k -> 0: sinusoid)."""
-    k = max(k, 1e-3)
-    return np.tanh(k * c) / np.tanh(k)
-
-
-def _swing_dir(abd: np.ndarray | float, fwd: np.ndarray | float, side: int) -> np.ndarray:
-    """A segment hanging down, raised sideways by ``abd`` and then forwards by ``fwd`` (radians)."""
-    ca, sa, cf, sf = np.cos(abd), np.sin(abd), np.cos(fwd), np.sin(fwd)
-    shape = np.broadcast_shapes(np.shape(abd), np.shape(fwd))
-    out = np.empty((*shape, 3))
-    out[..., 0] = SIDE_SIGN[side] * sa
-    out[..., 1] = -ca * cf
-    out[..., 2] = ca * sf
-    return out
-
-
-def _frontal_dir(theta: np.ndarray | float, tilt: np.ndarray | float, side: int) -> np.ndarray:
-    """A segment pointing up, tipped outward by ``theta`` in the frontal plane and forward by ``tilt``."""
-    shape = np.broadcast_shapes(np.shape(theta), np.shape(tilt))
-    ct = np.cos(tilt)
-    out = np.empty((*shape, 3))
-    out[..., 0] = SIDE_SIGN[side] * np.sin(theta) * ct
-    out[..., 1] = np.cos(theta) * ct
-    out[..., 2] = np.sin(tilt)
-    return out
-
-
-def _arm(shape: BodyShape, upper: np.ndarray, fore: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    elbow = shape.upper_arm * upper
-    return elbow, elbow + shape.forearm * fore
-
-
-def _relaxed_arm(
-    shape: BodyShape, t: np.ndarray, v: MotionParams, side: int, prefix: str = "rest"
-) -> tuple[np.ndarray, np.ndarray]:
-    """An arm hanging by the side with a little passive swing."""
-    sw = v[f"{prefix}_swing"] * np.sin(2 * np.pi * v["sway_f1"] * t + v["sway_p1"] + side)
-    upper = _swing_dir(v[f"{prefix}_abd"], v[f"{prefix}_fwd"] + sw, side)
-    fore = _swing_dir(v[f"{prefix}_abd"] * 0.7, v[f"{prefix}_fwd"] + v[f"{prefix}_flex"] + 1.3 * sw, side)
-    return _arm(shape, upper, fore)
-
-
-def _held_arm(shape: BodyShape, t: np.ndarray, v: MotionParams, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """The arm that does not act: hanging (most people), hand on the hip, or hand on the belly."""
-    style = v.values.get("other_style", 0.0)
-    if style < 1.0:
-        return _relaxed_arm(shape, t, v, side)
-    s = SIDE_SIGN[side]
-    if style < 2.0:  # hand on hip, elbow out
-        target = np.array([s * 0.05 * shape.torso, -0.85 * shape.torso, 0.02 * shape.torso])
-        pole = np.array([s, 0.0, -0.5])
-    else:  # hand resting in front of the belly
-        target = np.array([-s * (shape.shoulder_width / 2 - 0.05), -0.75 * shape.torso, 0.35 * shape.torso])
-        pole = np.array([s, -1.0, -0.3])
-    wob = 0.03 * shape.torso * np.sin(2 * np.pi * v["sway_f2"] * t + v["sway_p2"])[:, None]
-    return two_bone_ik(target[None] + wob * np.array([0.0, 1.0, 0.5]), shape.upper_arm, shape.forearm, pole)
-
-
-def _standing_legs(
-    shape: BodyShape,
-    t: np.ndarray,
-    v: MotionParams,
-    knee: np.ndarray | float = 0.0,
-    air: np.ndarray | float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both legs in a relaxed stance; ``knee`` bends hips and knees (a crouch), ``air`` tucks the feet."""
-    n = t.shape[0]
-    kn = np.broadcast_to(np.asarray(knee, dtype=np.float64), (n,)) + v["knee_bend"]
-    tuck = np.broadcast_to(np.asarray(air, dtype=np.float64), (n,))
-    knees, ankles = np.empty((n, 2, 3)), np.empty((n, 2, 3))
-    for side in (LEFT, RIGHT):
-        lat = v["stance"] + (v["stance_asym"] if side == LEFT else -v["stance_asym"])
-        fwd = v["foot_fwd"] * (1 if side == LEFT else -1)
-        thigh = _swing_dir(lat, fwd + 0.55 * kn, side)
-        shin = _swing_dir(lat, fwd - 0.55 * kn - tuck, side)
-        knees[:, side] = shape.thigh * thigh
-        ankles[:, side] = knees[:, side] + shape.shin * shin
-    return knees, ankles
-
-
-def _base(shape: BodyShape, t: np.ndarray, v: MotionParams, arms: bool = True) -> Motion:
-    """A person standing and breathing: sway, drift, head movement, arms down (unless the action
-    sets both arms itself: ``arms=False``), legs straight."""
-    n = t.shape[0]
-    w1 = np.sin(2 * np.pi * v["sway_f1"] * t + v["sway_p1"])
-    w2 = np.sin(2 * np.pi * v["sway_f2"] * t + v["sway_p2"])
-    root = np.zeros((n, 3))
-    root[:, 0] = v["sway_x"] * w1 + v["drift_x"] * t
-    root[:, 2] = v["sway_z"] * w2 + v["drift_z"] * t
-    elbows, wrists = np.empty((n, 2, 3)), np.empty((n, 2, 3))
-    for side in (LEFT, RIGHT) if arms else ():
-        elbows[:, side], wrists[:, side] = _relaxed_arm(shape, t, v, side)
-    knees, ankles = _standing_legs(shape, t, v)
-    return Motion(
-        root=root,
-        pelvis_yaw=v["pelvis_yaw"] + v["yaw_sway"] * w2,
-        chest_twist=np.zeros(n),
-        lean=v["lean"] + v["lean_sway"] * w2,
-        side_bend=v["bend_sway"] * w1,
-        head_yaw=v["head_yaw"] * np.sin(2 * np.pi * v["head_f"] * t + v["head_p"]),
-        head_pitch=v["head_pitch"] + 0.3 * v["head_yaw"] * w1,
-        arm_elbow=elbows,
-        arm_wrist=wrists,
-        leg_knee=knees,
-        leg_ankle=ankles,
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # The actions
-
-
-def _bump(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """A smooth 0 -> 1 -> 0 pulse over ``lo <= x <= hi`` (zero elsewhere)."""
-    y = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-    return np.sin(np.pi * y) ** 2
 
 
 def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
@@ -183,7 +75,7 @@ def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     ``hop``: quick small rebounds, arms swinging a little by the sides. ``big``: slower
     counter-movement jumps with a deep crouch, arms swinging back and then forward-up and out.
     """
-    m = _base(shape, t, v, arms=False)
+    m = base(shape, t, v, arms=False)
     u = np.mod(rhythm_phase(t, v, v["freq"]) / (2 * np.pi), 1.0)
     flight = 2.0 * np.sqrt(2.0 * v["hop"] / 9.81)  # seconds in the air for that jump height
     air_frac = float(np.clip(flight * v["freq"], 0.15, 0.65))
@@ -193,7 +85,7 @@ def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     m.root[:, 1] = v["hop"] * 4 * x * (1 - x)
     lift = np.sin(np.pi * x)
     if v.variant == "big":
-        landing, loading = _bump(g, 0.0, 0.4), _bump(g, 0.4, 1.0)
+        landing, loading = bump(g, 0.0, 0.4), bump(g, 0.4, 1.0)
         crouch = v["crouch"] * (0.6 * landing + loading)
         swing = v["arm_swing"] * lift - v["arm_back"] * loading
         abd = v["arm_abd"] + v["arm_spread"] * lift
@@ -202,21 +94,28 @@ def _jumping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
         crouch = v["crouch"] * ground
         swing = v["arm_swing"] * (lift * 0.8 - ground)
         abd = v["arm_abd"] + v["arm_spread"] * lift
-    m.leg_knee, m.leg_ankle = _standing_legs(shape, t, v, knee=crouch, air=v["tuck"] * lift)
+    m.leg_knee, m.leg_ankle = standing_legs(shape, t, v, knee=crouch, air=v["tuck"] * lift)
     m.lean = m.lean + 0.45 * crouch
+    flail = v.values.get("flail", 0.0)
+    if flail > 0:  # bouncing on something soft: the whole body wobbles for balance
+        f2 = 2 * np.pi * v["flail_f"] * t
+        m.side_bend = m.side_bend + 0.6 * flail * np.sin(0.7 * f2 + 1.0)
+        m.lean = m.lean + 0.3 * flail * np.sin(0.5 * f2 + 2.0)
+        m.root[:, 0] += 0.15 * flail * shape.torso * np.sin(0.3 * f2)
     for side in (LEFT, RIGHT):
-        upper = _swing_dir(abd, v["arm_fwd"] + swing, side)
-        fore = _swing_dir(abd * 0.8, v["arm_fwd"] + swing + v["elbow_flex"] * (1 - 0.5 * lift), side)
-        m.arm_elbow[:, side], m.arm_wrist[:, side] = _arm(shape, upper, fore)
+        wob = flail * np.sin(2 * np.pi * v.values.get("flail_f", 1.0) * t + 2.0 * side)
+        upper = swing_dir(abd + wob, v["arm_fwd"] + swing, side)
+        fore = swing_dir((abd + wob) * 0.8, v["arm_fwd"] + swing + v["elbow_flex"] * (1 - 0.5 * lift), side)
+        m.arm_elbow[:, side], m.arm_wrist[:, side] = arm(shape, upper, fore)
     return m
 
 
 def _jumping_jacks(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Arms sweep from the sides to overhead while the feet hop apart, and back, in one rhythm."""
-    m = _base(shape, t, v, arms=False)
+    m = base(shape, t, v, arms=False)
     ph = rhythm_phase(t, v, v["freq"])
-    s_arm = 0.5 - 0.5 * _dwell(np.cos(ph), v["dwell"])
-    s_leg = 0.5 - 0.5 * _dwell(np.cos(ph - v["leg_lag"]), v["dwell"])
+    s_arm = 0.5 - 0.5 * dwell(np.cos(ph), v["dwell"])
+    s_leg = 0.5 - 0.5 * dwell(np.cos(ph - v["leg_lag"]), v["dwell"])
     # Two hops per cycle, at the moments the limbs move fastest.
     m.root[:, 1] = v["hop"] * np.clip((np.abs(np.sin(ph)) - 0.35) / 0.65, 0, 1) ** 1.5
     land = v["crouch"] * np.clip(1 - np.abs(np.sin(ph)) * 1.6, 0, 1)
@@ -225,11 +124,11 @@ def _jumping_jacks(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     for side in (LEFT, RIGHT):
         upper = limb_dir(elev, v["arm_plane"], side)
         fore = limb_dir(elev + bend, v["arm_plane"] + v["fore_plane"], side)
-        m.arm_elbow[:, side], m.arm_wrist[:, side] = _arm(shape, upper, fore)
+        m.arm_elbow[:, side], m.arm_wrist[:, side] = arm(shape, upper, fore)
         lat = v["stance"] + s_leg * v["leg_spread"]
         kn = land + v["knee_bend"]
-        m.leg_knee[:, side] = shape.thigh * _swing_dir(lat, v["leg_fwd"] + 0.55 * kn, side)
-        m.leg_ankle[:, side] = m.leg_knee[:, side] + shape.shin * _swing_dir(
+        m.leg_knee[:, side] = shape.thigh * swing_dir(lat, v["leg_fwd"] + 0.55 * kn, side)
+        m.leg_ankle[:, side] = m.leg_knee[:, side] + shape.shin * swing_dir(
             lat, v["leg_fwd"] - 0.55 * kn, side
         )
     m.head_pitch = m.head_pitch + v["head_bob"] * s_arm
@@ -253,7 +152,7 @@ def _punch_schedule(v: MotionParams, t_max: float) -> np.ndarray:
 
 def _boxing(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Fighting stance with a guard at the chin and alternating straight punches (some hooks)."""
-    m = _base(shape, t, v, arms=False)
+    m = base(shape, t, v, arms=False)
     n = t.shape[0]
     lead = LEFT if v["lead"] < 0.5 else RIGHT
     turn = -v["stance_turn"] if lead == LEFT else v["stance_turn"]
@@ -289,10 +188,19 @@ def _boxing(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     bounce = 0.5 + 0.5 * np.sin(2 * np.pi * v["bounce_f"] * t + v["phase0"])
     m.root[:, 1] = v["bounce"] * bounce
     m.root[:, 0] += v["shuffle"] * np.sin(2 * np.pi * v["sway_f2"] * 2 * t)
-    knees, ankles = _standing_legs(shape, t, v, knee=v["stance_knee"] * (1 - 0.3 * bounce))
-    m.leg_knee, m.leg_ankle = knees, ankles
+    # A fighting stance: the lead foot forward, the rear foot back (a long stride), knees bent.
+    kn = v["stance_knee"] * (1 - 0.3 * bounce) + v["knee_bend"]
+    for side in (LEFT, RIGHT):
+        fwd = v["stagger"] if side == lead else -v["stagger"]
+        lat = v["stance"] + 0.5 * v["stagger"]
+        m.leg_knee[:, side] = shape.thigh * swing_dir(lat, fwd + 0.55 * kn, side)
+        m.leg_ankle[:, side] = m.leg_knee[:, side] + shape.shin * swing_dir(lat, fwd - 0.55 * kn, side)
     m.lean = m.lean + v["guard_lean"]
     m.head_pitch = m.head_pitch + v["chin_down"]
+    # Head movement between punches: slipping side to side, dipping the knees.
+    weave = np.sin(2 * np.pi * v["weave_f"] * t + v["phase0"])
+    m.side_bend = m.side_bend + v["weave"] * weave
+    m.root[:, 0] += 0.5 * v["weave"] * shape.torso * weave
     return m
 
 
@@ -301,15 +209,15 @@ def _wave_arm(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One raised arm whose forearm (and some of the upper arm) swings side to side."""
     ph = rhythm_phase(t, v, v["freq"]) + v[f"{p}_phase"]
-    osc = sign * _dwell(np.sin(ph), v["dwell"])
-    lag = sign * _dwell(np.sin(ph - v["upper_lag"]), v["dwell"])
+    osc = sign * dwell(np.sin(ph), v["dwell"])
+    lag = sign * dwell(np.sin(ph - v["upper_lag"]), v["dwell"])
     elev = v[f"{p}_elev"] - v[f"{p}_upper_amp"] * lag  # a raised arm goes outward as its elevation drops
     upper = limb_dir(elev, v[f"{p}_azim"], side)
     # follow = 0: the forearm waves about the elbow; 1: the whole arm swings from the shoulder.
     follow = v[f"{p}_follow"]
     theta = (1 - follow) * (v[f"{p}_tilt0"] + v[f"{p}_amp"] * osc) + follow * (np.pi - elev + v[f"{p}_bend"])
-    fore = _frontal_dir(theta, v[f"{p}_fwd"], side)
-    return _arm(shape, upper, fore)
+    fore = frontal_dir(theta, v[f"{p}_fwd"], side)
+    return arm(shape, upper, fore)
 
 
 def _waving_common(shape: BodyShape, t: np.ndarray, v: MotionParams, m: Motion) -> None:
@@ -320,8 +228,21 @@ def _waving_common(shape: BodyShape, t: np.ndarray, v: MotionParams, m: Motion) 
 
 
 def _waving_2hands(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
-    """Both arms raised, forearms waving overhead; mirrored or parallel ("windscreen wipers")."""
-    m = _base(shape, t, v, arms=False)
+    """Both arms raised, forearms waving overhead; mirrored or parallel ("windscreen wipers"); or
+    big arcs of whole arms between out to the side and overhead (the feet stay put, unlike
+    jumping jacks, and the arms never come down to the hips)."""
+    m = base(shape, t, v, arms=False)
+    if v.variant == "arcs":
+        ph = rhythm_phase(t, v, v["freq"])
+        for side in (LEFT, RIGHT):
+            phase = ph + (v["arc_lag"] if side == RIGHT else 0.0)
+            s = 0.5 - 0.5 * dwell(np.cos(phase), v["dwell"])
+            elev = v["arc_lo"] + (v["arc_hi"] - v["arc_lo"]) * s
+            upper = limb_dir(elev, v["a_azim"] * 0.5, side)
+            fore = limb_dir(elev + v["a_bend"] * (1 - s), v["a_azim"] * 0.5, side)
+            m.arm_elbow[:, side], m.arm_wrist[:, side] = arm(shape, upper, fore)
+        _waving_common(shape, t, v, m)
+        return m
     parallel = v.variant in ("parallel", "overhead")
     for side, p in ((LEFT, "a"), (RIGHT, "b")):
         sign = -1.0 if (parallel and side == RIGHT) else 1.0
@@ -333,11 +254,11 @@ def _waving_2hands(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
 
 def _waving_1hand(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """One raised arm waving (left or right); the other arm hangs, rests on the hip or the belly."""
-    m = _base(shape, t, v, arms=False)
+    m = base(shape, t, v, arms=False)
     side = LEFT if v.variant == "left" else RIGHT
     other = RIGHT if side == LEFT else LEFT
     m.arm_elbow[:, side], m.arm_wrist[:, side] = _wave_arm(shape, t, v, side, p="a", sign=1.0)
-    m.arm_elbow[:, other], m.arm_wrist[:, other] = _held_arm(shape, t, v, other)
+    m.arm_elbow[:, other], m.arm_wrist[:, other] = held_arm(shape, t, v, other)
     _waving_common(shape, t, v, m)
     # Leaning away from the waving arm is common; the sign follows the side.
     m.side_bend = m.side_bend * SIDE_SIGN[side]
@@ -355,19 +276,19 @@ def _overhead_tops(shape: BodyShape, v: MotionParams) -> tuple[float, float]:
 
 def _clapping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Hands meet in front of the chest or face, or overhead from arms-out (the exercise variant)."""
-    m = _base(shape, t, v, arms=False)
+    m = base(shape, t, v, arms=False)
     ph = rhythm_phase(t, v, v["freq"])
     tor = shape.torso
     if v.variant == "overhead":
         # Arms swing out to the side (dwell), then up to clap above the head (dwell), and back.
-        s = 0.5 - 0.5 * _dwell(np.cos(ph), v["dwell"])
+        s = 0.5 - 0.5 * dwell(np.cos(ph), v["dwell"])
         e_top, f_top = _overhead_tops(shape, v)
         e_u = v["out_elev"] + s * (e_top - v["out_elev"])
         e_f = v["out_elev"] + v["out_bend"] + s * (f_top - v["out_elev"] - v["out_bend"])
         for side in (LEFT, RIGHT):
             upper = limb_dir(e_u, v["arm_plane"], side)
             fore = limb_dir(e_f, v["arm_plane"] * (1 - s) + v["top_plane"] * s, side)
-            m.arm_elbow[:, side], m.arm_wrist[:, side] = _arm(shape, upper, fore)
+            m.arm_elbow[:, side], m.arm_wrist[:, side] = arm(shape, upper, fore)
         m.head_pitch = m.head_pitch - v["look_up"] * s
         return m
     # Front claps: wrists open and close around a centre in front of the body.
@@ -385,7 +306,7 @@ def _clapping(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
 
 def _idle(shape: BodyShape, t: np.ndarray, v: MotionParams) -> Motion:
     """Standing still: weight shifts, looking around, arms hanging, on hips, crossed or clasped."""
-    m = _base(shape, t, v)
+    m = base(shape, t, v)
     tor = shape.torso
     if v.variant == "hanging":
         return m
@@ -415,6 +336,8 @@ _PROGRAMS: dict[str, Program] = {
     "WAVING_1HAND": _waving_1hand,
     "CLAPPING_HANDS": _clapping,
     IDLE: _idle,
+    **everyday_body.PROGRAMS,
+    **everyday_arms.PROGRAMS,
 }
 
 
@@ -427,12 +350,7 @@ def run_motion(shape: BodyShape, t: np.ndarray, params: MotionParams) -> Motion:
 # Parameter sampling
 
 
-def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-
-
 # Shared by every action: (low, high) of a uniform draw; angles in radians, lengths in metres, Hz.
-TAU = 2 * np.pi
 _COMMON_RANGES: dict[str, tuple[float, float]] = {
     "sway_x": (0.0, 0.025),
     "sway_z": (0.0, 0.025),
@@ -494,13 +412,16 @@ def _sample_jumping(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
             "arm_back": u(15, 50) * DEG,
             "elbow_flex": u(5, 45) * DEG,
         }
-    return "hop", {
+    bounce = rng.random() < 0.35  # bouncing (on a bed, a trampoline) with the arms out for balance
+    return ("bounce" if bounce else "hop"), {
         "freq": u(1.2, 2.8),
         "hop": u(0.05, 0.2),
         "crouch": u(12, 45) * DEG,
         "tuck": u(0, 25) * DEG,
-        "arm_abd": u(4, 18) * DEG,
+        "arm_abd": (u(35, 90) if bounce else u(4, 18)) * DEG,
         "arm_spread": u(0, 10) * DEG,
+        "flail": (u(10, 35) if bounce else 0.0) * DEG,
+        "flail_f": u(0.8, 2.5),
         "arm_fwd": u(-5, 15) * DEG,
         "arm_swing": u(0, 35) * DEG,
         "arm_back": 0.0,
@@ -536,7 +457,8 @@ def _sample_boxing(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
         "lead": lead,
         "stance_turn": u(10, 40) * DEG,
         "stance_knee": u(5, 25) * DEG,
-        "punch_rate": u(1.2, 3.8),
+        # Shadow boxing throws punches all the time; at a bag or sparring, one now and then.
+        "punch_rate": u(1.2, 3.8) if rng.random() < 0.7 else u(0.35, 1.2),
         "punch_dur": u(0.2, 0.42),
         "punch_irregular": u(0.0, 0.5),
         "double_prob": u(0.0, 0.3),
@@ -546,14 +468,17 @@ def _sample_boxing(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
         "punch_in": u(0.2, 1.0),
         "punch_y": u(-0.05, 0.2),
         "guard_x": u(0.05, 0.25),
-        "guard_y": u(-0.15, 0.25),
-        "guard_z": u(0.25, 0.45),
+        "guard_y": u(-0.15, 0.45),  # from the chest up to the face (gloves at the cheeks)
+        "guard_z": u(0.15, 0.45),
         "twist": u(6, 22) * DEG,
         "bounce": u(0.0, 0.03),
         "bounce_f": u(1.2, 3.0),
         "shuffle": u(0.0, 0.04),
         "guard_lean": u(2, 12) * DEG,
         "chin_down": u(0, 12) * DEG,
+        "weave": u(0, 10) * DEG,
+        "stagger": u(8, 28) * DEG,
+        "weave_f": u(0.3, 1.2),
     }
 
 
@@ -577,7 +502,7 @@ def _wave_arm_params(rng: np.random.Generator, p: str) -> dict[str, float]:
 def _sample_waving(rng: np.random.Generator, two: bool) -> tuple[str, dict[str, float]]:
     u = rng.uniform
     values = {
-        "freq": _loguniform(rng, 0.25, 3.0),
+        "freq": loguniform(rng, 0.25, 3.0),
         "dwell": u(0.2, 1.5),
         "upper_lag": u(-0.6, 0.6),
         "body_bend": u(0, 6) * DEG,
@@ -601,7 +526,16 @@ def _sample_waving(rng: np.random.Generator, two: bool) -> tuple[str, dict[str, 
     ):  # similar arms, not identical
         b[f"b_{key}"] = 0.7 * values[f"a_{key}"] + 0.3 * b[f"b_{key}"]
     b["b_phase"] = u(-0.4, 0.4)
-    variant = str(rng.choice(["parallel", "mirror", "overhead"], p=[0.35, 0.35, 0.3]))
+    variant = str(rng.choice(["parallel", "mirror", "overhead", "arcs"], p=[0.28, 0.28, 0.24, 0.2]))
+    if variant == "arcs":
+        values["freq"] = u(0.5, 1.6)
+        b.update(
+            {
+                "arc_lo": u(55, 110) * DEG,
+                "arc_hi": u(140, 182) * DEG,
+                "arc_lag": u(-0.3, 0.3) + (np.pi if rng.random() < 0.3 else 0.0),
+            }
+        )
     if variant == "overhead":  # both straight arms sweep side to side above the head, hands pass close
         for p in ("a", "b"):
             b[f"{p}_follow"], b[f"{p}_elev"] = 1.0, u(140, 172) * DEG
@@ -626,7 +560,7 @@ def _sample_clapping(rng: np.random.Generator) -> tuple[str, dict[str, float]]:
             "look_up": u(0, 12) * DEG,
         }
     return variant, {
-        "freq": _loguniform(rng, 0.8, 4.5),
+        "freq": loguniform(rng, 0.8, 4.5),
         "snap": u(0.5, 1.1),
         "gap_closed": u(0.08, 0.25),
         "gap_open": u(0.45, 0.95),
@@ -650,7 +584,11 @@ _SAMPLERS: dict[str, Callable[[np.random.Generator], tuple[str, dict[str, float]
     "WAVING_1HAND": lambda rng: _sample_waving(rng, two=False),
     "CLAPPING_HANDS": _sample_clapping,
     IDLE: _sample_idle,
+    **everyday_body.SAMPLERS,
+    **everyday_arms.SAMPLERS,
 }
+# Background motions that raise the hands above the head (camera framing keeps them in).
+_HANDS_UP = {"RAISED", "ARM_CIRCLES", "THROWING", "LUNGING", "REACHING", "SLOW_FORM"}
 
 
 def reach_up(params: MotionParams) -> float:
@@ -660,6 +598,8 @@ def reach_up(params: MotionParams) -> float:
     if params.action in ("WAVING_2HANDS", "WAVING_1HAND"):
         return 0.8
     if params.action == "CLAPPING_HANDS" and params.variant == "overhead":
+        return 0.8
+    if params.action in _HANDS_UP:
         return 0.8
     return 0.58
 

@@ -28,7 +28,11 @@ TORSO_NEXT = (6, 12, 11, 5)
 
 @dataclass(frozen=True)
 class NoiseParams:
-    """Detector noise for one sequence; lengths in torso lengths, times in seconds."""
+    """Detector noise for one sequence; lengths in torso lengths, times in seconds.
+
+    ``jitter_px``: a floor of position noise in pixels, whatever the person's size (a detector
+    cannot place a joint better than about a pixel or two of its input; small people are noisy).
+    """
 
     jitter: float
     jitter_corr_s: float
@@ -42,9 +46,10 @@ class NoiseParams:
     swap_rate_hz: float
     occlusion: bool
     seed: int
+    jitter_px: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("jitter", "jitter_corr_s", "bias", "smoothing_s", "blur_s", "conf_noise"):
+        for name in ("jitter", "jitter_corr_s", "bias", "smoothing_s", "blur_s", "conf_noise", "jitter_px"):
             if getattr(self, name) < 0:
                 raise ValueError(f"NoiseParams.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.conf_level <= 1.1:
@@ -73,6 +78,7 @@ class NoiseParams:
             swap_rate_hz=float(u(0.0, 0.1) if rng.random() < 0.5 else 0.0),
             occlusion=True,
             seed=int(rng.integers(2**31)),
+            jitter_px=float(u(0.0, 2.5)),
         )
 
 
@@ -163,8 +169,8 @@ def apply_noise(
         xy += vel * params.blur_s * rng.uniform(-0.5, 0.5, (n, NUM_KEYPOINTS, 1))
         speed = np.linalg.norm(vel, axis=-1) * params.blur_s / max(torso_px, 1.0)
         conf /= 1.0 + (speed / 0.15) ** 2
-    scale = params.jitter * torso_px * JOINT_JITTER[None, :, None]
-    if params.jitter > 0:
+    scale = (params.jitter * torso_px + params.jitter_px) * JOINT_JITTER[None, :, None]
+    if params.jitter > 0 or params.jitter_px > 0:
         white = rng.standard_normal((n, NUM_KEYPOINTS * 2))
         if params.jitter_corr_s > 0 and n > 1:
             rho = float(np.exp(-_step(times) / params.jitter_corr_s))

@@ -24,11 +24,22 @@ import numpy as np
 from inference.keypoints import NUM_KEYPOINTS
 from training.body import BodyShape, forward_kinematics
 from training.camera import CameraParams, project
-from training.motions import ACTIONS, IDLE, MotionParams, reach_up, run_motion, sample_motion_params
+from training.motions import (
+    ACTIONS,
+    BACKGROUND,
+    EVERYDAY,
+    IDLE,
+    MotionParams,
+    reach_up,
+    run_motion,
+    sample_motion_params,
+)
 from training.noise import NoiseParams, apply_noise
 
 __all__ = [
     "ACTIONS",
+    "BACKGROUND",
+    "EVERYDAY",
     "IDLE",
     "SynthParams",
     "SyntheticSequence",
@@ -122,8 +133,8 @@ def generate_sequence(
     With ``params`` given, ``rng`` is not used: the same params describe the same motion at any
     frame rate (the noise is drawn from ``params.noise.seed``).
     """
-    if action not in (*ACTIONS, IDLE):
-        raise ValueError(f"unknown action {action!r}; expected one of {[*ACTIONS, IDLE]}")
+    if action not in (*ACTIONS, *BACKGROUND):
+        raise ValueError(f"unknown action {action!r}; expected one of {[*ACTIONS, *BACKGROUND]}")
     if not (fps > 0 and np.isfinite(fps)):
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     n = int(np.floor(duration_s * fps + 1e-6)) + 1
