@@ -104,6 +104,23 @@ def _register_train(subparsers: Any) -> None:
             "the model is unsure when nobody acts (none, the default), an IDLE class (class), or unused (off)"
         ),
     )
+    src.add_argument(
+        "--background",
+        choices=["on", "off"],
+        default="on",
+        help=(
+            "on (default): the model gets a 'none of these actions' output, trained on generated people "
+            "standing still and doing everyday motion (walking, squats, gestures, stretching, ...) and on "
+            "own windows labelled none; off: no such output (no-action windows trained towards equal "
+            "probabilities, as before)"
+        ),
+    )
+    src.add_argument(
+        "--everyday",
+        type=_non_negative_int,
+        metavar="N_PER_KIND",
+        help="generated sequences per kind of everyday non-action motion (default: --synthetic / 6, or 100)",
+    )
     src.add_argument("--no-augment", action="store_true", help="synthetic: no camera/detector augmentation")
     src.add_argument(
         "--profile-share",
@@ -130,6 +147,12 @@ def _register_train(subparsers: Any) -> None:
     w.add_argument("--steps", type=_positive_int, default=32, help="poses per window (default: 32)")
     w.add_argument("--rate-hz", type=_positive_float, default=22.0, help="window sample rate (default: 22)")
     m = p.add_argument_group("model and optimisation")
+    m.add_argument(
+        "--input-features",
+        choices=["xy", "motion"],
+        default="xy",
+        help="what the LSTM reads: the window's joints (xy, the original's) or posture + velocities (motion)",
+    )
     m.add_argument("--hidden", type=_positive_int, default=50, help="LSTM hidden size (default: 50)")
     m.add_argument("--layers", type=_positive_int, default=1, help="LSTM layers (default: 1)")
     m.add_argument("--dropout", type=float, default=0.0, help="dropout (default: 0)")
@@ -145,6 +168,19 @@ def _register_train(subparsers: Any) -> None:
     m.add_argument(
         "--seed", type=_non_negative_int, default=0, help="seed for data and training (default: 0)"
     )
+    m.add_argument(
+        "--reject-threshold",
+        type=float,
+        default=0.5,
+        help="a window names no action below this calibrated probability (default: 0.5)",
+    )
+    m.add_argument(
+        "--max-missing",
+        type=float,
+        default=0.5,
+        help="a window with more than this share of missing joints names no action (default: 0.5)",
+    )
+    m.add_argument("--no-calibrate", action="store_true", help="keep temperature 1 (no calibration)")
     r = p.add_argument_group("run")
     r.add_argument("--out", type=Path, required=True, metavar="MODEL.safetensors", help="model file to write")
     r.add_argument(
@@ -167,6 +203,8 @@ def canonical_train_command(args: argparse.Namespace) -> str:
         argv += ["--synthetic", str(args.synthetic), "--windows-per-sequence", str(args.windows_per_sequence)]
         argv += ["--idle", args.idle, "--profile-share", f"{args.profile_share:g}"]
         argv += ["--no-augment"] if args.no_augment else []
+    argv += ["--background", args.background]
+    argv += ["--everyday", str(_everyday(args))] if args.background == "on" else []
     if args.har2d:
         argv += ["--har2d", str(args.har2d)]
     if args.windows:
@@ -179,11 +217,21 @@ def canonical_train_command(args: argparse.Namespace) -> str:
         "--rate-hz",
         f"{args.rate_hz:g}",
     ]
+    argv += ["--input-features", args.input_features]
     argv += ["--hidden", str(args.hidden), "--layers", str(args.layers), "--dropout", f"{args.dropout:g}"]
     argv += ["--epochs", str(args.epochs), "--patience", str(args.patience), "--lr", f"{args.lr:g}"]
     argv += ["--batch-size", str(args.batch_size), "--feature-noise", f"{args.feature_noise:g}"]
-    argv += ["--seed", str(args.seed), "--out", str(args.out)]
+    argv += ["--seed", str(args.seed), "--reject-threshold", f"{args.reject_threshold:g}"]
+    argv += ["--max-missing", f"{args.max_missing:g}"] + (["--no-calibrate"] if args.no_calibrate else [])
+    argv += ["--out", str(args.out)]
     return shlex.join(argv)
+
+
+def _everyday(args: argparse.Namespace) -> int:
+    """Sequences per everyday motion kind: as asked, else a sixth of --synthetic (or 100)."""
+    if args.everyday is not None:
+        return int(args.everyday)
+    return max(args.synthetic // 6, 2) if args.synthetic else 100
 
 
 def train(args: argparse.Namespace) -> int:
@@ -220,12 +268,19 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             early_stopping_patience=args.patience,
             feature_noise=args.feature_noise,
             seed=args.seed,
+            background=args.background == "on",
+            input_features=args.input_features,
+            calibrate=not args.no_calibrate,
+            reject_threshold=args.reject_threshold,
+            max_missing_fraction=args.max_missing,
         )
+        everyday = _everyday(args) if args.background == "on" else 0
         synthetic = SyntheticConfig(
             windows_per_sequence=args.windows_per_sequence,
             augment=None if args.no_augment else AugmentConfig(),
             idle=args.idle,
             profile_p=args.profile_share,
+            everyday_per_kind=everyday,
         )
         plan = DataPlan(
             synthetic_per_class=args.synthetic or 0,
@@ -235,6 +290,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             val_fraction=args.val_fraction,
             seed=args.seed,
             workers=args.workers,
+            background_per_kind=everyday,
         )
         data = prepare_data(plan, spec)
     except (DatasetError, Har2dFormatError, ValueError) as exc:
@@ -338,12 +394,14 @@ def evaluate(args: argparse.Namespace) -> int:
 def _register_evaluate_real(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "evaluate-real",
-        help="window accuracy of models on the labelled real videos (MediaPipe + tracker, as served)",
+        help="window accuracy of models on labelled real videos (MediaPipe + tracker, as served)",
         description=(
-            "Run the labelled segments of VIDEOS/labels.csv (and the non-action segments of the shared "
-            "data) through MediaPipe in stream mode and the tracker, build windows as the service does, and "
-            "tabulate each model's window accuracy per segment. The original app's checkpoint is included "
-            "as 'seed' when found."
+            "Run the labelled segments of a labels.csv (columns file,label,frame_start,frame_end,notes; in "
+            "DATA or DATA/videos) through MediaPipe in stream mode and the tracker, build windows as the "
+            "service does, and score each model's decisions: window accuracy per segment, per class and "
+            "macro over classes; on segments whose label is not one of the model's (e.g. 'none (...)') the "
+            "share of windows naming an action. The original app's checkpoint is included as 'seed' when "
+            "found."
         ),
     )
     p.add_argument("models", nargs="*", type=Path, help=f"model files (default: {DEFAULT_MODEL.name})")
@@ -351,7 +409,7 @@ def _register_evaluate_real(subparsers: Any) -> None:
         "--data",
         type=Path,
         default=DEFAULT_DATA,
-        help="the shared test data folder (default: ../shared/data)",
+        help="folder with labels.csv and the videos, or with videos/labels.csv (default: ../shared/data)",
     )
     p.add_argument(
         "--seed-checkpoint",
@@ -371,6 +429,7 @@ def evaluate_real(args: argparse.Namespace) -> int:
     from inference.classifier import ActionClassifier  # noqa: PLC0415
     from inference.model_file import ModelFileError  # noqa: PLC0415
     from inference.seed import SeedCheckpointError, import_seed_checkpoint  # noqa: PLC0415
+    from training.calibration import plot_reliability, reliability  # noqa: PLC0415
     from training.real_eval import (  # noqa: PLC0415
         evaluate_models_on_segments,
         load_real_segments,
@@ -378,11 +437,14 @@ def evaluate_real(args: argparse.Namespace) -> int:
         to_json,
     )
 
-    videos = Path(args.data) / "videos"
+    data = Path(args.data)
+    videos = data if (data / "labels.csv").is_file() else data / "videos"
     try:
         segments = load_real_segments(videos)
     except (FileNotFoundError, ValueError) as exc:
-        raise UsageError(f"{exc}; pass --data pointing at the shared data folder") from exc
+        raise UsageError(f"{exc}; pass --data pointing at a folder with labels.csv") from exc
+    if not segments:
+        raise UsageError(f"none of the videos named in {videos / 'labels.csv'} is in {videos}")
     models: dict[str, ActionClassifier] = {}
     ckpt = args.seed_checkpoint or Path(args.data) / "seed_checkpoint" / "saved_model.ckpt"
     if not args.no_seed:
@@ -407,6 +469,9 @@ def evaluate_real(args: argparse.Namespace) -> int:
     table = markdown_table(ev)
     (out / "real_eval.md").write_text(table)
     (out / "real_eval.json").write_text(json.dumps(to_json(ev), indent=2, allow_nan=False) + "\n")
+    curves = {m: reliability(*ev.calibration[m]) for m in ev.models if len(ev.calibration[m][0])}
+    if curves:
+        plot_reliability(curves, out / "reliability.png", f"real footage ({videos})")
     print(table)
     return 0
 

@@ -27,7 +27,7 @@ import numpy as np
 from inference.windows import WindowSpec
 from training.augment import AugmentConfig, augment
 from training.har2d import HAR2D_STEPS, har2d_to_coco17, load_har2d_windows
-from training.synthetic import ACTIONS, IDLE, generate_sequence, sample_params
+from training.synthetic import ACTIONS, BACKGROUND, EVERYDAY, IDLE, generate_sequence, sample_params
 from training.video_windows import (
     LabelledSegment,
     RawWindows,
@@ -59,6 +59,7 @@ __all__ = [
     "RawWindows",
     "SyntheticConfig",
     "WindowSet",
+    "background_windows",
     "build_video_dataset",
     "concat_sets",
     "cut_track_windows",
@@ -151,7 +152,9 @@ class SyntheticConfig:
     labelled :data:`NO_ACTION` so the model learns to be unsure when nobody acts (``"none"``), or
     an extra class ``IDLE`` (``"class"``). ``profile_p``: share of sequences in which the person
     stands turned 65-95 degrees from the camera (nearly in profile), beyond the generator's own
-    yaw range; real people turn like that (the two-hand wave clip does).
+    yaw range; real people turn like that (the two-hand wave clip does). ``everyday_per_kind``:
+    sequences of each everyday non-action motion (:data:`training.motions.EVERYDAY`: walking,
+    squats, gestures, stretching, ...) labelled :data:`NO_ACTION`, like standing people.
     """
 
     fps_range: tuple[float, float] = (8.0, 30.0)
@@ -161,6 +164,8 @@ class SyntheticConfig:
     actions: tuple[str, ...] = ACTIONS
     idle: str = "off"
     profile_p: float = 0.0
+    everyday_per_kind: int = 0
+    everyday_kinds: tuple[str, ...] = EVERYDAY
 
     def __post_init__(self) -> None:
         lo, hi = self.fps_range
@@ -182,6 +187,12 @@ class SyntheticConfig:
         unknown = [a for a in self.actions if a not in (*ACTIONS, IDLE)]
         if unknown or not self.actions:
             raise ValueError(f"SyntheticConfig.actions must be among {[*ACTIONS, IDLE]}, got {self.actions}")
+        bad = [k for k in self.everyday_kinds if k not in EVERYDAY]
+        if bad or self.everyday_per_kind < 0:
+            raise ValueError(
+                f"SyntheticConfig.everyday_kinds must be among {list(EVERYDAY)} and everyday_per_kind >= 0, "
+                f"got {list(self.everyday_kinds)}, {self.everyday_per_kind}"
+            )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -203,8 +214,8 @@ def _synthetic_job(
     action, seed, class_id, i, spec, cfg = job
     rng = np.random.default_rng([seed, class_id, i])
     fps = float(rng.uniform(*cfg.fps_range))
-    # Augmentation may speed the sequence up by 25%: render enough that a window always fits.
-    dur = max(float(rng.uniform(*cfg.duration_s)), 1.3 * spec.duration_s + 0.5)
+    # Augmentation may speed the sequence up by 40%: render enough that a window always fits.
+    dur = max(float(rng.uniform(*cfg.duration_s)), 1.5 * spec.duration_s + 0.5)
     params = sample_params(action, rng)
     if cfg.profile_p > 0 and rng.random() < cfg.profile_p:
         yaw = float(rng.uniform(65.0, 95.0) * rng.choice([-1.0, 1.0]) * np.pi / 180.0)
@@ -226,29 +237,25 @@ def _synthetic_job(
     return stack_features(feats, spec), len(feats)
 
 
-def synthetic_windows(
-    n_per_class: int,
-    spec: WindowSpec,
-    *,
-    seed: int = 0,
-    config: SyntheticConfig | None = None,
-    workers: int = 1,
-) -> WindowSet:
-    """``n_per_class`` synthetic sequences per action, each cut into windows (features under ``spec``).
+_KNOWN = (*ACTIONS, *BACKGROUND)  # stable class ids: adding kinds never changes existing sequences
 
-    Reproducible from ``seed`` whatever ``workers`` is; windows of one sequence share a group."""
-    cfg = config or SyntheticConfig()
-    if n_per_class < 1:
-        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
-    known = (*ACTIONS, IDLE)
-    labels = cfg.labels
-    jobs = [(a, seed, known.index(a), i, spec, cfg) for a in cfg.drawn for i in range(n_per_class)]
+
+def _render(
+    jobs: list[tuple[str, int, int, int, WindowSpec, SyntheticConfig]], workers: int
+) -> list[tuple[np.ndarray, int]]:
     if workers <= 1 or len(jobs) < 4 * workers:
-        results = [_synthetic_job(j) for j in jobs]
-    else:
-        ctx = multiprocessing.get_context("spawn")  # no fork: torch may hold threads
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            results = list(pool.map(_synthetic_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+        return [_synthetic_job(j) for j in jobs]
+    ctx = multiprocessing.get_context("spawn")  # no fork: torch may hold threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        return list(pool.map(_synthetic_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+
+
+def _window_set(
+    jobs: list[tuple[str, int, int, int, WindowSpec, SyntheticConfig]],
+    results: list[tuple[np.ndarray, int]],
+    labels: tuple[str, ...],
+    spec: WindowSpec,
+) -> WindowSet:
     feats = [r[0] for r in results if r[1]]
     y = np.concatenate(
         [
@@ -257,7 +264,56 @@ def synthetic_windows(
         ]
     )
     groups = np.concatenate([np.full(r[1], g, np.int64) for g, r in enumerate(results)])
-    return WindowSet(np.concatenate(feats).astype(np.float32), y, labels, spec, groups)
+    features = (
+        np.concatenate(feats).astype(np.float32)
+        if feats
+        else np.zeros((0, spec.steps, spec.feature_size), np.float32)
+    )
+    return WindowSet(features, y, labels, spec, groups)
+
+
+def synthetic_windows(
+    n_per_class: int,
+    spec: WindowSpec,
+    *,
+    seed: int = 0,
+    config: SyntheticConfig | None = None,
+    workers: int = 1,
+) -> WindowSet:
+    """``n_per_class`` synthetic sequences per action (and idle, as configured), plus
+    ``config.everyday_per_kind`` of each everyday motion, each cut into windows (features under
+    ``spec``). Reproducible from ``seed`` whatever ``workers`` is; windows of one sequence share a group."""
+    cfg = config or SyntheticConfig()
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    jobs = [(a, seed, _KNOWN.index(a), i, spec, cfg) for a in cfg.drawn for i in range(n_per_class)]
+    jobs += [
+        (k, seed, _KNOWN.index(k), i, spec, cfg)
+        for k in cfg.everyday_kinds
+        for i in range(cfg.everyday_per_kind)
+    ]
+    return _window_set(jobs, _render(jobs, workers), cfg.labels, spec)
+
+
+def background_windows(
+    n_per_kind: int,
+    spec: WindowSpec,
+    label_names: tuple[str, ...],
+    *,
+    seed: int = 0,
+    config: SyntheticConfig | None = None,
+    kinds: tuple[str, ...] = BACKGROUND,
+    workers: int = 1,
+) -> WindowSet:
+    """Generated people doing none of a model's actions (standing still and everyday motion),
+    ``n_per_kind`` sequences of each kind, all labelled :data:`NO_ACTION`, for a model whose own
+    labels (``label_names``, any names) come from elsewhere, e.g. one's own videos."""
+    cfg = config or SyntheticConfig()
+    bad = [k for k in kinds if k not in BACKGROUND]
+    if bad or n_per_kind < 1:
+        raise ValueError(f"background kinds must be among {list(BACKGROUND)} and n_per_kind >= 1, got {bad}")
+    jobs = [(k, seed, _KNOWN.index(k), i, spec, cfg) for k in kinds for i in range(n_per_kind)]
+    return _window_set(jobs, _render(jobs, workers), tuple(label_names), spec)
 
 
 # ---------------------------------------------------------------------------------------------

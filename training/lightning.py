@@ -28,8 +28,11 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
 from inference.classifier import LSTMClassifier
+from inference.decision import DEFAULT_MAX_MISSING_FRACTION, DEFAULT_REJECT_THRESHOLD
+from inference.features import INPUT_FEATURES, input_size
 from inference.model_file import ModelMetadata, save_model
 from inference.windows import FEATURE_SIZE, WindowSpec
+from training.calibration import fit_temperature
 from training.windowset import NO_ACTION, WindowSet
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,11 @@ class TrainConfig:
 
     ``feature_noise``: std of Gaussian noise added to the training features each batch (in
     feature units; body-centred features are in torso lengths), a cheap regulariser.
+    ``background``: one more output, "none of these actions", trained on the :data:`NO_ACTION`
+    windows (without it they are trained towards equal probabilities). ``input_features``: what the
+    network reads (:mod:`inference.features`). ``calibrate``: fit the softmax temperature on the
+    validation windows after training. ``reject_threshold``/``max_missing_fraction``: the decision
+    rule written into the model file (:mod:`inference.decision`).
     """
 
     hidden_size: int = 50
@@ -56,6 +64,11 @@ class TrainConfig:
     label_smoothing: float = 0.0
     feature_noise: float = 0.0
     seed: int = 0
+    background: bool = False
+    input_features: str = "xy"
+    calibrate: bool = True
+    reject_threshold: float = DEFAULT_REJECT_THRESHOLD
+    max_missing_fraction: float = DEFAULT_MAX_MISSING_FRACTION
 
     def __post_init__(self) -> None:
         positive = ("hidden_size", "num_layers", "batch_size", "max_epochs", "early_stopping_patience")
@@ -72,11 +85,24 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.weight_decay < 0 or self.feature_noise < 0 or self.lr_patience < 0:
             raise ValueError("TrainConfig.weight_decay, feature_noise and lr_patience must be >= 0")
+        if self.input_features not in INPUT_FEATURES:
+            raise ValueError(
+                f"TrainConfig.input_features must be one of {INPUT_FEATURES}, got {self.input_features!r}"
+            )
+        for name in ("reject_threshold", "max_missing_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
-def action_loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Cross-entropy; a :data:`NO_ACTION` window's target is equal probabilities for every label
-    (so the model learns to be unsure when nobody does one of its actions)."""
+def action_loss(
+    logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0, background: bool = False
+) -> torch.Tensor:
+    """Cross-entropy; a :data:`NO_ACTION` window's target is the background output (the last one)
+    when the model has one, else equal probabilities for every label (so the model learns to be
+    unsure when nobody does one of its actions)."""
+    if background:
+        target = torch.where(y == NO_ACTION, torch.full_like(y, logits.shape[1] - 1), y)
+        return F.cross_entropy(logits, target, label_smoothing=label_smoothing)
     labelled = y != NO_ACTION
     per_window = torch.empty(len(y), dtype=logits.dtype, device=logits.device)
     if labelled.any():
@@ -108,19 +134,24 @@ class ActionModule(pl.LightningModule):
         lr_factor: float = 0.5,
         label_smoothing: float = 0.0,
         feature_noise: float = 0.0,
+        background: bool = False,
+        input_features: str = "xy",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.labels = tuple(labels)
+        self.background = bool(background)
         self.spec = WindowSpec(
             steps=steps, rate_hz=rate_hz, normalisation=normalisation, min_confidence=min_confidence
         )
         self.model = LSTMClassifier(
-            input_size=FEATURE_SIZE,
+            input_size=input_size(input_features, FEATURE_SIZE),
             hidden_size=hidden_size,
             num_layers=num_layers,
-            num_classes=len(self.labels),
+            num_classes=len(self.labels) + int(self.background),
             dropout=dropout,
+            input_features=input_features,
+            rate_hz=rate_hz,
         )
 
     @classmethod
@@ -140,6 +171,8 @@ class ActionModule(pl.LightningModule):
             lr_factor=config.lr_factor,
             label_smoothing=config.label_smoothing,
             feature_noise=config.feature_noise,
+            background=config.background,
+            input_features=config.input_features,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,7 +184,7 @@ class ActionModule(pl.LightningModule):
             x = x + torch.randn_like(x) * self.hparams["feature_noise"]
         logits = self(x)
         smoothing = self.hparams["label_smoothing"] if stage == "train" else 0.0
-        loss = action_loss(logits, y, smoothing)
+        loss = action_loss(logits, y, smoothing, self.background)
         labelled = y != NO_ACTION
         on_step = stage == "train"
         self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(y))
@@ -185,15 +218,25 @@ class ActionModule(pl.LightningModule):
         *,
         description: str = "",
         source: str = "",
+        temperature: float = 1.0,
+        reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
+        max_missing_fraction: float = DEFAULT_MAX_MISSING_FRACTION,
     ) -> ModelMetadata:
         """What the exported file says about these weights."""
         hp = self.hparams
+        features = str(hp.get("input_features", "xy"))
         return ModelMetadata(
             labels=self.labels,
             steps=self.spec.steps,
             rate_hz=self.spec.rate_hz,
             normalisation=self.spec.normalisation,
             min_confidence=self.spec.min_confidence,
+            input_size=input_size(features, FEATURE_SIZE),
+            input_features=features,
+            background=self.background,
+            temperature=float(temperature),
+            reject_threshold=float(reject_threshold),
+            max_missing_fraction=float(max_missing_fraction),
             hidden_size=int(hp["hidden_size"]),
             num_layers=int(hp["num_layers"]),
             dropout=float(hp["dropout"]),
@@ -268,6 +311,7 @@ class TrainResult:
     history: list[dict[str, float]]
     metrics: dict[str, float | int]
     best_checkpoint: str
+    temperature: float = 1.0
 
 
 def fit(
@@ -315,6 +359,9 @@ def fit(
             module.load_state_dict(state)
         module = module.cpu().eval()
         val_loss, val_acc = evaluate_module(module, val)
+        temperature = 1.0
+        if config.calibrate:
+            temperature = fit_temperature(logits_module(module, val.features), val.labels, module.background)
     best_epoch = int(np.argmin([h.get("val_loss", np.inf) for h in history.epochs])) if history.epochs else 0
     metrics: dict[str, float | int] = {
         "val_loss": round(val_loss, 6),
@@ -323,23 +370,32 @@ def fit(
         "epochs_run": len(history.epochs),
         "train_windows": len(train),
         "val_windows": len(val),
+        "temperature": round(temperature, 4),
     }
     if history.epochs and "train_acc" in history.epochs[best_epoch]:
         metrics["train_acc"] = round(history.epochs[best_epoch]["train_acc"], 6)
-    return TrainResult(module, history.epochs, metrics, best if checkpoint_dir is not None else "")
+    return TrainResult(
+        module, history.epochs, metrics, best if checkpoint_dir is not None else "", temperature
+    )
 
 
 @torch.inference_mode()
-def predict_module(module: ActionModule, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Softmax probabilities ``(N, L)`` of the module (eval mode) for ``features (N, steps, 34)``."""
+def logits_module(module: ActionModule, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Logits ``(N, outputs)`` of the module (eval mode) for ``features (N, steps, 34)``."""
     module.eval()
     out = []
     for i in range(0, len(features), batch_size):
         x = torch.from_numpy(np.ascontiguousarray(features[i : i + batch_size], dtype=np.float32))
-        out.append(torch.softmax(module(x.to(module.device)), dim=1).cpu().numpy())
+        out.append(module(x.to(module.device)).float().cpu().numpy())
     if not out:
-        return np.zeros((0, len(module.labels)), np.float32)
+        return np.zeros((0, len(module.labels) + int(module.background)), np.float32)
     return np.concatenate(out).astype(np.float32)
+
+
+def predict_module(module: ActionModule, features: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax probabilities ``(N, outputs)`` of the module for ``features (N, steps, 34)``."""
+    logits = torch.from_numpy(logits_module(module, features)) / float(temperature)
+    return torch.softmax(logits, dim=1).numpy().astype(np.float32)
 
 
 def evaluate_module(module: ActionModule, windows: WindowSet) -> tuple[float, float]:
@@ -349,7 +405,7 @@ def evaluate_module(module: ActionModule, windows: WindowSet) -> tuple[float, fl
         return float("nan"), float("nan")
     y = torch.from_numpy(windows.labels)
     logp = torch.from_numpy(np.log(np.clip(probs, 1e-12, 1.0)))
-    loss = float(action_loss(logp, y))
+    loss = float(action_loss(logp, y, background=module.background))
     labelled = windows.labels != NO_ACTION
     acc = (
         float(np.mean(probs[labelled].argmax(1) == windows.labels[labelled]))
@@ -366,9 +422,20 @@ def export_model(
     metrics: Mapping[str, float | int | str] | None = None,
     description: str = "",
     source: str = "",
+    temperature: float = 1.0,
+    config: TrainConfig | None = None,
 ) -> ModelMetadata:
-    """Write the module's :class:`LSTMClassifier` weights + metadata as one model file."""
-    meta = module.metadata(metrics, description=description, source=source)
+    """Write the module's :class:`LSTMClassifier` weights + metadata (with the calibrated
+    ``temperature`` and ``config``'s decision rule) as one model file."""
+    cfg = config or TrainConfig()
+    meta = module.metadata(
+        metrics,
+        description=description,
+        source=source,
+        temperature=temperature,
+        reject_threshold=cfg.reject_threshold,
+        max_missing_fraction=cfg.max_missing_fraction,
+    )
     state = {k: v.detach().cpu().float() for k, v in module.model.state_dict().items()}
     save_model(path, state, meta)
     return meta

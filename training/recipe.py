@@ -20,9 +20,11 @@ import numpy as np
 from inference.model_file import ModelMetadata
 from inference.windows import WindowSpec
 from training.datasets import (
+    BACKGROUND,
     DatasetError,
     SyntheticConfig,
     WindowSet,
+    background_windows,
     concat_sets,
     har2d_dir_windows,
     load_raw_windows,
@@ -30,6 +32,7 @@ from training.datasets import (
     synthetic_windows,
 )
 from training.lightning import TrainConfig, TrainResult, export_model, fit
+from training.windowset import mark_no_action
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,10 @@ class DataPlan:
     val_fraction: float = 0.2
     seed: int = 0
     workers: int = 1
+    # Generated people doing none of the labels (standing still + everyday motion), per kind, for
+    # models whose labels come from elsewhere (own videos); with --synthetic the synthetic
+    # config's everyday_per_kind and idle say it.
+    background_per_kind: int = 0
 
     def __post_init__(self) -> None:
         if not (self.synthetic_per_class or self.har2d_dir or self.windows_files):
@@ -77,15 +84,23 @@ def prepare_data(plan: DataPlan, spec: WindowSpec) -> PreparedData:
     summary: dict[str, Any] = {}
     if plan.synthetic_per_class:
         n_val = max(plan.synthetic_per_class // 4, 5)
-        log.info("generating synthetic windows: %d + %d sequences per class", plan.synthetic_per_class, n_val)
+        cfg = plan.synthetic
+        val_cfg = dataclasses.replace(cfg, everyday_per_kind=_quarter(cfg.everyday_per_kind))
+        log.info(
+            "generating synthetic windows: %d + %d sequences per class, %d + %d per everyday motion",
+            plan.synthetic_per_class,
+            n_val,
+            cfg.everyday_per_kind,
+            val_cfg.everyday_per_kind,
+        )
         trains.append(
             synthetic_windows(
-                plan.synthetic_per_class, spec, seed=plan.seed, config=plan.synthetic, workers=plan.workers
+                plan.synthetic_per_class, spec, seed=plan.seed, config=cfg, workers=plan.workers
             )
         )
         vals.append(
             synthetic_windows(
-                n_val, spec, seed=plan.seed + VAL_SEED_OFFSET, config=plan.synthetic, workers=plan.workers
+                n_val, spec, seed=plan.seed + VAL_SEED_OFFSET, config=val_cfg, workers=plan.workers
             )
         )
         summary["synthetic"] = {
@@ -107,10 +122,23 @@ def prepare_data(plan: DataPlan, spec: WindowSpec) -> PreparedData:
         summary["har2d"] = {"dir": str(plan.har2d_dir), "files": sorted(sets)}
     if plan.windows_files:
         own = concat_sets([raw_windows_to_set(load_raw_windows(p), spec) for p in plan.windows_files])
+        own = mark_no_action(own)
         tr, va = own.split(plan.val_fraction, plan.seed)
         trains.append(tr)
         vals.append(va)
         summary["windows"] = [str(p) for p in plan.windows_files]
+    if plan.background_per_kind and not plan.synthetic_per_class:
+        names = concat_sets(trains).label_names
+        n, n_val = plan.background_per_kind, _quarter(plan.background_per_kind)
+        log.info("generating background windows: %d + %d sequences per kind", n, n_val)
+        kw = {"config": plan.synthetic, "workers": plan.workers}
+        trains.append(background_windows(n, spec, names, seed=plan.seed, **kw))  # type: ignore[arg-type]
+        vals.append(background_windows(n_val, spec, names, seed=plan.seed + VAL_SEED_OFFSET, **kw))  # type: ignore[arg-type]
+        summary["background"] = {
+            "sequences_per_kind": n,
+            "val_sequences_per_kind": n_val,
+            "kinds": list(BACKGROUND),
+        }
     train, val = concat_sets(trains), concat_sets(vals)
     val = val.with_labels(train.label_names) if set(val.label_names) <= set(train.label_names) else val
     if val.label_names != train.label_names:
@@ -124,6 +152,10 @@ def prepare_data(plan: DataPlan, spec: WindowSpec) -> PreparedData:
     summary["val_windows"] = val.class_counts()
     log.info("training windows %s; validation windows %s", summary["train_windows"], summary["val_windows"])
     return PreparedData(train, val, summary)
+
+
+def _quarter(n: int) -> int:
+    return max(n // 4, 2) if n else 0
 
 
 def _jsonable(value: Any) -> Any:
@@ -152,12 +184,21 @@ def describe(data: PreparedData) -> str:
             f"synthetic kinematic sequences ({s['sequences_per_class']} per class, seed {s['seed']}, "
             f"fps {c['fps_range'][0]:g}-{c['fps_range'][1]:g}, "
             f"{'augmented' if c['augment'] else 'no augmentation'}, {idle[c['idle']]}, "
-            f"{c['profile_p']:.0%} nearly in profile)"
+            f"{c['profile_p']:.0%} nearly in profile"
+            + (
+                f", {c['everyday_per_kind']} per everyday non-action motion as 'none of these'"
+                if c.get("everyday_per_kind")
+                else ""
+            )
+            + ")"
         )
     if "har2d" in data.summary:
         parts.append(f"RNN-HAR-2D-Pose ({data.summary['har2d']['dir']})")
     if "windows" in data.summary:
         parts.append(f"own video windows ({', '.join(Path(p).name for p in data.summary['windows'])})")
+    if "background" in data.summary:
+        b = data.summary["background"]
+        parts.append(f"generated background ({b['sequences_per_kind']} sequences per kind of non-action)")
     return "; ".join(parts)
 
 
@@ -175,12 +216,21 @@ def train_and_export(
     metrics: dict[str, float | int | str] = dict(result.metrics)
     metrics["seed"] = config.seed
     spec = data.train.spec
+    outputs = f"{len(data.train.label_names)}" + (" + background" if config.background else "")
     description = (
-        f"LSTM {spec.steps}x34 -> {config.hidden_size} x{config.num_layers} -> "
-        f"{len(data.train.label_names)}, "
-        f"{spec.normalisation} COCO-17 input at {spec.rate_hz:g} Hz; trained on {describe(data)}."
+        f"LSTM {spec.steps}x34 ({config.input_features}) -> {config.hidden_size} x{config.num_layers} -> "
+        f"{outputs}, {spec.normalisation} COCO-17 input at {spec.rate_hz:g} Hz, temperature "
+        f"{result.temperature:.3g}; trained on {describe(data)}."
     )
-    meta = export_model(result.module, out, metrics=metrics, description=description, source=command)
+    meta = export_model(
+        result.module,
+        out,
+        metrics=metrics,
+        description=description,
+        source=command,
+        temperature=result.temperature,
+        config=config,
+    )
     record = {
         "command": command,
         "model": str(out),

@@ -129,6 +129,30 @@ def concat_sets(sets: Sequence[WindowSet]) -> WindowSet:
     )
 
 
+def is_no_action_label(name: str) -> bool:
+    """Labels that mean "none of the actions" in one's own data: ``none``, ``none (...)``,
+    ``(none of these)``, ``(no action)`` (any case)."""
+    n = name.strip().lower()
+    return n in ("none", NO_ACTION_NAME, "(no action)") or n.startswith(("none ", "none("))
+
+
+def mark_no_action(ws: WindowSet) -> WindowSet:
+    """The same windows with every no-action label (:func:`is_no_action_label`) turned into
+    :data:`NO_ACTION` and dropped from ``label_names``."""
+    drop = [i for i, n in enumerate(ws.label_names) if is_no_action_label(n)]
+    if not drop:
+        return ws
+    keep = tuple(n for i, n in enumerate(ws.label_names) if i not in drop)
+    if not keep:
+        raise DatasetError(
+            f"only no-action labels {list(ws.label_names)}: add windows of at least one action"
+        )
+    labels = np.where(np.isin(ws.labels, drop), NO_ACTION, ws.labels)
+    remap = np.array([keep.index(n) if n in keep else NO_ACTION for n in ws.label_names], np.int64)
+    labels = np.where(labels == NO_ACTION, NO_ACTION, remap[np.maximum(labels, 0)])
+    return WindowSet(ws.features, labels, keep, ws.spec, ws.groups)
+
+
 def features_or_none(times: np.ndarray, keypoints: np.ndarray, spec: WindowSpec) -> np.ndarray | None:
     """:func:`make_features`, or None for a window in which no joint is ever confident."""
     try:

@@ -38,7 +38,11 @@ def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "synthetic kinematic sequences (4 per class" in meta.description
     record = json.loads(record_path(model).read_text())
     assert record["command"] == meta.source and len(record["history"]) == 2
-    assert record["data"]["train_windows"]["(none of these)"] == 8  # idle sequences, no label
+    # standing people (4 sequences x 2 windows) and 2 sequences of each everyday motion: no label,
+    # trained as the model's background output ("none of these actions")
+    assert record["data"]["train_windows"]["(none of these)"] > 8
+    assert meta.background and meta.temperature > 0 and "--background on --everyday 2" in meta.source
+    assert clf.predict(np.zeros((3, 32, 34), np.float32)).sum(axis=1).max() < 1.0  # some goes to "none"
 
     out = tmp_path / "report"
     assert cli.main(["evaluate", str(model), "synthetic:2", "--out", str(out)]) == 0
@@ -49,6 +53,17 @@ def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert set(report["per_class"]) == set(ACTIONS)
     for name in ("synthetic_2.md", "synthetic_2_confusion.png", "loss.png", "accuracy.png", "summary.json"):
         assert (out / name).stat().st_size > 100, name
+
+
+@pytest.mark.slow
+def test_train_without_background_is_the_original_recipe(tmp_path: Path) -> None:
+    model = tmp_path / "plain.safetensors"
+    argv = ["train", "--synthetic", "3", "--windows-per-sequence", "1", "--epochs", "1", "--hidden", "8"]
+    argv += ["--background", "off", "--no-calibrate", "--out", str(model), "--no-progress"]
+    assert cli.main(argv) == 0
+    clf = ActionClassifier.load(model)
+    assert not clf.metadata.background and clf.metadata.temperature == 1.0
+    np.testing.assert_allclose(clf.predict(np.zeros((2, 32, 34), np.float32)).sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_train_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +109,17 @@ def test_train_on_har2d_files(shared_data: Path, tmp_path: Path, capsys: pytest.
         (data / f"X_{name}.txt").write_text(window * len(ids))
         (data / f"Y_{name}.txt").write_text("".join(f"{i}\n" for i in ids))
     model = tmp_path / "har2d.safetensors"
-    argv = ["train", "--har2d", str(data), "--normalisation", "raw_pixels", "--epochs", "1"]
+    argv = [
+        "train",
+        "--har2d",
+        str(data),
+        "--normalisation",
+        "raw_pixels",
+        "--epochs",
+        "1",
+        "--background",
+        "off",
+    ]
     assert cli.main([*argv, "--out", str(model), "--no-progress"]) == 0
     clf = ActionClassifier.load(model)
     assert clf.labels == ACTIONS and clf.spec.normalisation == "raw_pixels"

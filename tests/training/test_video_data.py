@@ -78,6 +78,16 @@ def test_dataset_build_on_a_labelled_folder(
     ws = raw_windows_to_set(raw, WindowSpec(normalisation="body_centred"))
     assert ws.features.shape == (len(raw), 32, 34) and np.isfinite(ws.features).all()
 
+    # Custom labels train with the no-action outcome without asking: generated background people.
+    model = tmp_path / "custom.safetensors"
+    argv = ["train", "--windows", str(out), "--everyday", "2", "--epochs", "1", "--hidden", "8"]
+    assert cli.main([*argv, "--out", str(model), "--no-progress"]) == 0
+    clf = ActionClassifier.load(model)
+    assert clf.labels == ("both_hands", "one_hand") and clf.metadata.background
+    probs, background = clf.predict_outputs(ws.features)
+    assert background is not None and probs.shape == (len(ws), 2)
+    np.testing.assert_allclose(probs.sum(axis=1) + background, 1.0, rtol=1e-5)
+
 
 def test_dataset_build_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["dataset", "build", str(tmp_path / "absent"), "-o", str(tmp_path / "o.npz")]) == 2
