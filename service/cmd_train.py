@@ -488,10 +488,19 @@ def _register_dataset(subparsers: Any) -> None:
         description=(
             "DIR holds one folder per label (any names: custom actions are first-class), each with videos. "
             "A <video>.csv beside a video (header start_frame,end_frame,label) labels only those frames. "
+            "Or DIR holds videos and a labels.csv (file,label,frame_start,frame_end), as evaluate-real "
+            "reads. "
             "Windows keep raw time-stamped keypoints, so normalisation and steps are chosen when training."
         ),
     )
-    b.add_argument("dir", type=Path, help="folder with one sub-folder of videos per label")
+    b.add_argument(
+        "dir", type=Path, help="folder with one sub-folder of videos per label, or with a labels.csv"
+    )
+    b.add_argument(
+        "--only-no-action",
+        action="store_true",
+        help="labels.csv: take only the rows labelled none / none (...): real negatives for the background",
+    )
     b.add_argument(
         "-o", "--output", type=Path, required=True, metavar="OUT.npz", help="windows file to write"
     )
@@ -508,6 +517,7 @@ def _register_dataset(subparsers: Any) -> None:
 
 def dataset_build(args: argparse.Namespace) -> int:
     from inference.backends import BACKEND_NAMES, BackendUnavailable  # noqa: PLC0415
+    from training.csv_windows import labels_csv_videos  # noqa: PLC0415
     from training.datasets import DatasetError, build_video_dataset, save_raw_windows  # noqa: PLC0415
     from training.video_poses import VideoReadError  # noqa: PLC0415
 
@@ -520,6 +530,11 @@ def dataset_build(args: argparse.Namespace) -> int:
         print(f"\r{name}: {done}/{total} frames", end="", file=sys.stderr, flush=True)
 
     try:
+        items = None
+        if (Path(args.dir) / "labels.csv").is_file():
+            items = labels_csv_videos(args.dir, only_no_action=args.only_no_action)
+        elif args.only_no_action:
+            raise DatasetError(f"--only-no-action needs a labels.csv in {args.dir}")
         raw = build_video_dataset(
             args.dir,
             backend=args.backend,
@@ -527,6 +542,7 @@ def dataset_build(args: argparse.Namespace) -> int:
             window_s=args.window_s,
             cache_dir=args.cache_dir,
             progress=progress,
+            items=items,
         )
     except (DatasetError, VideoReadError, BackendUnavailable) as exc:
         raise UsageError(str(exc)) from exc

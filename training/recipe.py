@@ -122,7 +122,7 @@ def prepare_data(plan: DataPlan, spec: WindowSpec) -> PreparedData:
         summary["har2d"] = {"dir": str(plan.har2d_dir), "files": sorted(sets)}
     if plan.windows_files:
         own = concat_sets([raw_windows_to_set(load_raw_windows(p), spec) for p in plan.windows_files])
-        own = mark_no_action(own)
+        own = mark_no_action(own, concat_sets(trains).label_names if trains else ())
         tr, va = own.split(plan.val_fraction, plan.seed)
         trains.append(tr)
         vals.append(va)

@@ -266,15 +266,17 @@ def build_video_dataset(
     window_s: float = 1.5,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    items: Sequence[tuple[Path, list[LabelledSegment]]] | None = None,
 ) -> RawWindows:
-    """Run the pose backend + tracker over ``root/<label>/<video>`` and cut raw windows.
+    """Run the pose backend + tracker over ``root/<label>/<video>`` (or the videos and segments in
+    ``items``, e.g. from a labels.csv) and cut raw windows.
 
     Every tracked person in a video gets the video's (or the segment's) label; keep one person
     per clip for clean labels. ``progress(video name, frames done, total)``.
     """
     if not window_s > 0 or not hop_s > 0:
         raise DatasetError(f"window_s and hop_s must be > 0, got {window_s}, {hop_s}")
-    items = find_labelled_videos(root)
+    items = find_labelled_videos(root) if items is None else list(items)
     labels: list[str] = []
     rows: list[tuple[int, str, int, np.ndarray, np.ndarray, tuple[int, int]]] = []
     for vi, (video, segments) in enumerate(items):

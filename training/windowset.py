@@ -136,16 +136,18 @@ def is_no_action_label(name: str) -> bool:
     return n in ("none", NO_ACTION_NAME, "(no action)") or n.startswith(("none ", "none("))
 
 
-def mark_no_action(ws: WindowSet) -> WindowSet:
+def mark_no_action(ws: WindowSet, others: Sequence[str] = ()) -> WindowSet:
     """The same windows with every no-action label (:func:`is_no_action_label`) turned into
-    :data:`NO_ACTION` and dropped from ``label_names``."""
+    :data:`NO_ACTION` and dropped from ``label_names``. A set of only no-action windows takes the
+    label names ``others`` (the actions that other sources bring)."""
     drop = [i for i, n in enumerate(ws.label_names) if is_no_action_label(n)]
     if not drop:
         return ws
-    keep = tuple(n for i, n in enumerate(ws.label_names) if i not in drop)
+    keep = tuple(n for i, n in enumerate(ws.label_names) if i not in drop) or tuple(others)
     if not keep:
         raise DatasetError(
-            f"only no-action labels {list(ws.label_names)}: add windows of at least one action"
+            f"only no-action labels {list(ws.label_names)}: add windows of at least one action "
+            "(e.g. --synthetic N, or videos of your actions)"
         )
     labels = np.where(np.isin(ws.labels, drop), NO_ACTION, ws.labels)
     remap = np.array([keep.index(n) if n in keep else NO_ACTION for n in ws.label_names], np.int64)

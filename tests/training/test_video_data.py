@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ from training.real_eval import (
     service_windows,
     to_json,
 )
+from training.recipe import record_path
+from training.synthetic import ACTIONS
 from training.video_poses import TrackSequence, VideoPoses, load_video_poses, save_video_poses
 
 WAVE = "omkarnagarkar55_wave.mp4"
@@ -147,3 +150,66 @@ def test_service_windows_lie_inside_segments(tmp_path: Path) -> None:
     seg = RealSegment("v.mp4", "X", 10, 40)
     kept = inside(ws, poses, seg)
     assert [round(w.end_pts * fps) for w in kept] == [25, 30, 35, 40]
+
+
+@pytest.mark.slow
+def test_dataset_build_from_a_labels_csv_takes_real_negatives(
+    shared_data: Path, tmp_path: Path, pose_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    for name in ("omkarnagarkar55_stand.mp4", WAVE):
+        (folder / name).symlink_to(shared_data / "videos" / name)
+    (folder / "labels.csv").write_text(
+        "file,label,frame_start,frame_end,notes\n"
+        f"{WAVE},WAVING_1HAND,0,45,\n"
+        "omkarnagarkar55_stand.mp4,none (standing idle),0,105,hands in pockets\n"
+        "absent.mp4,none (walking),0,10,not in the folder: skipped\n"
+    )
+    out = tmp_path / "negatives.npz"
+    argv = ["dataset", "build", str(folder), "-o", str(out), "--cache-dir", str(pose_cache)]
+    assert cli.main([*argv, "--only-no-action"]) == 0
+    raw = load_raw_windows(out)
+    assert raw.label_names == ("none (standing idle)",) and len(raw) >= 30  # 10.6 s, 0.25 s apart
+    assert cli.main(argv) == 0  # every row
+    assert load_raw_windows(out).label_names == ("WAVING_1HAND", "none (standing idle)")
+    capsys.readouterr()
+    assert cli.main(["dataset", "build", str(tmp_path), "-o", str(out), "--only-no-action"]) == 2
+    assert "needs a labels.csv" in capsys.readouterr().err
+
+    # Real negatives beside synthetic actions: they count as the background, never as a label.
+    assert (
+        cli.main(
+            [
+                "dataset",
+                "build",
+                str(folder),
+                "-o",
+                str(out),
+                "--only-no-action",
+                "--cache-dir",
+                str(pose_cache),
+            ]
+        )
+        == 0
+    )
+    model = tmp_path / "m.safetensors"
+    train = [
+        "train",
+        "--synthetic",
+        "2",
+        "--windows-per-sequence",
+        "1",
+        "--everyday",
+        "1",
+        "--windows",
+        str(out),
+    ]
+    assert cli.main([*train, "--epochs", "1", "--hidden", "8", "--out", str(model), "--no-progress"]) == 0
+    record = json.loads(record_path(model).read_text())
+    clf = ActionClassifier.load(model)
+    assert clf.labels == ACTIONS and clf.metadata.background
+    none = (
+        record["data"]["train_windows"]["(none of these)"] + record["data"]["val_windows"]["(none of these)"]
+    )
+    assert none >= 30 + 2  # the real standing windows + generated ones
