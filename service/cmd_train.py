@@ -181,6 +181,11 @@ def _register_train(subparsers: Any) -> None:
         help="a window with more than this share of missing joints names no action (default: 0.5)",
     )
     m.add_argument("--no-calibrate", action="store_true", help="keep temperature 1 (no calibration)")
+    m.add_argument(
+        "--balance",
+        action="store_true",
+        help="weigh every class (the background too) the same in the loss, whatever its window count",
+    )
     r = p.add_argument_group("run")
     r.add_argument("--out", type=Path, required=True, metavar="MODEL.safetensors", help="model file to write")
     r.add_argument(
@@ -223,6 +228,7 @@ def canonical_train_command(args: argparse.Namespace) -> str:
     argv += ["--batch-size", str(args.batch_size), "--feature-noise", f"{args.feature_noise:g}"]
     argv += ["--seed", str(args.seed), "--reject-threshold", f"{args.reject_threshold:g}"]
     argv += ["--max-missing", f"{args.max_missing:g}"] + (["--no-calibrate"] if args.no_calibrate else [])
+    argv += ["--balance"] if args.balance else []
     argv += ["--out", str(args.out)]
     return shlex.join(argv)
 
@@ -269,6 +275,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             feature_noise=args.feature_noise,
             seed=args.seed,
             background=args.background == "on",
+            class_balance=args.balance,
             input_features=args.input_features,
             calibrate=not args.no_calibrate,
             reject_threshold=args.reject_threshold,

@@ -45,7 +45,9 @@ class TrainConfig:
     ``feature_noise``: std of Gaussian noise added to the training features each batch (in
     feature units; body-centred features are in torso lengths), a cheap regulariser.
     ``background``: one more output, "none of these actions", trained on the :data:`NO_ACTION`
-    windows (without it they are trained towards equal probabilities). ``input_features``: what the
+    windows (without it they are trained towards equal probabilities). ``class_balance``: weigh
+    each output's windows by the inverse of its share (the background usually has several times
+    the windows of one action), so every class counts the same in the loss. ``input_features``: what the
     network reads (:mod:`inference.features`). ``calibrate``: fit the softmax temperature on the
     validation windows after training. ``reject_threshold``/``max_missing_fraction``: the decision
     rule written into the model file (:mod:`inference.decision`).
@@ -65,6 +67,7 @@ class TrainConfig:
     feature_noise: float = 0.0
     seed: int = 0
     background: bool = False
+    class_balance: bool = False
     input_features: str = "xy"
     calibrate: bool = True
     reject_threshold: float = DEFAULT_REJECT_THRESHOLD
@@ -95,14 +98,19 @@ class TrainConfig:
 
 
 def action_loss(
-    logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0, background: bool = False
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    label_smoothing: float = 0.0,
+    background: bool = False,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy; a :data:`NO_ACTION` window's target is the background output (the last one)
     when the model has one, else equal probabilities for every label (so the model learns to be
-    unsure when nobody does one of its actions)."""
+    unsure when nobody does one of its actions). ``weight`` (per output, background models only)
+    weighs each class's windows."""
     if background:
         target = torch.where(y == NO_ACTION, torch.full_like(y, logits.shape[1] - 1), y)
-        return F.cross_entropy(logits, target, label_smoothing=label_smoothing)
+        return F.cross_entropy(logits, target, weight=weight, label_smoothing=label_smoothing)
     labelled = y != NO_ACTION
     per_window = torch.empty(len(y), dtype=logits.dtype, device=logits.device)
     if labelled.any():
@@ -136,11 +144,15 @@ class ActionModule(pl.LightningModule):
         feature_noise: float = 0.0,
         background: bool = False,
         input_features: str = "xy",
+        class_weights: list[float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.labels = tuple(labels)
         self.background = bool(background)
+        self.class_weights = (
+            None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
+        )
         self.spec = WindowSpec(
             steps=steps, rate_hz=rate_hz, normalisation=normalisation, min_confidence=min_confidence
         )
@@ -155,7 +167,13 @@ class ActionModule(pl.LightningModule):
         )
 
     @classmethod
-    def build(cls, labels: tuple[str, ...], spec: WindowSpec, config: TrainConfig) -> ActionModule:
+    def build(
+        cls,
+        labels: tuple[str, ...],
+        spec: WindowSpec,
+        config: TrainConfig,
+        class_weights: list[float] | None = None,
+    ) -> ActionModule:
         return cls(
             labels=list(labels),
             steps=spec.steps,
@@ -173,6 +191,7 @@ class ActionModule(pl.LightningModule):
             feature_noise=config.feature_noise,
             background=config.background,
             input_features=config.input_features,
+            class_weights=class_weights,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,7 +203,8 @@ class ActionModule(pl.LightningModule):
             x = x + torch.randn_like(x) * self.hparams["feature_noise"]
         logits = self(x)
         smoothing = self.hparams["label_smoothing"] if stage == "train" else 0.0
-        loss = action_loss(logits, y, smoothing, self.background)
+        w = None if self.class_weights is None else self.class_weights.to(logits.device)
+        loss = action_loss(logits, y, smoothing, self.background, w)
         labelled = y != NO_ACTION
         on_step = stage == "train"
         self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(y))
@@ -325,7 +345,8 @@ def fit(
 ) -> TrainResult:
     """Train on ``train``, early-stop and pick the best epoch on ``val`` (lowest ``val_loss``)."""
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    module = ActionModule.build(train.label_names, train.spec, config)
+    weights = balanced_weights(train, config.background) if config.class_balance else None
+    module = ActionModule.build(train.label_names, train.spec, config, weights)
     data = WindowDataModule(train, val, config.batch_size, config.seed)
     history = History()
     with tempfile.TemporaryDirectory(prefix="actionstream-train-") as tmp:
@@ -377,6 +398,18 @@ def fit(
     return TrainResult(
         module, history.epochs, metrics, best if checkpoint_dir is not None else "", temperature
     )
+
+
+def balanced_weights(windows: WindowSet, background: bool) -> list[float] | None:
+    """Per-output weights ``N / (outputs * count)`` (1 for an output without windows); None for
+    models without a background output (their no-action windows have no class to weigh)."""
+    if not background:
+        return None
+    k = len(windows.label_names) + 1
+    y = np.where(windows.labels == NO_ACTION, k - 1, windows.labels)
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    w = np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 1.0)
+    return [round(float(x), 6) for x in w]
 
 
 @torch.inference_mode()

@@ -97,3 +97,43 @@ def test_train_config_says_what_is_wrong() -> None:
         TrainConfig(hidden_size=0)
     with pytest.raises(ValueError, match="dropout must be in"):
         TrainConfig(dropout=1.0)
+
+
+def test_background_loss_and_balanced_weights() -> None:
+    from training.lightning import balanced_weights  # noqa: PLC0415
+
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    y = torch.tensor([0, NO_ACTION])
+    # with a background output, NO_ACTION is the last class
+    want = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 2]))
+    assert action_loss(logits, y, background=True) == pytest.approx(float(want))
+    feats = np.zeros((6, SPEC.steps, 34), np.float32)
+    ws = WindowSet(feats, np.array([0, 0, 1, NO_ACTION, NO_ACTION, NO_ACTION]), ("A", "B"), SPEC)
+    w = balanced_weights(ws, background=True)
+    assert w == pytest.approx([1.0, 2.0, 2 / 3])  # 6 / (3 * counts 2, 1, 3)
+    assert balanced_weights(ws, background=False) is None
+    weighted = action_loss(logits, y, background=True, weight=torch.tensor(w, dtype=torch.float32))
+    assert float(weighted) != pytest.approx(float(want))
+
+
+@pytest.mark.slow
+def test_background_model_is_calibrated_and_exported(
+    small_sets: tuple[WindowSet, WindowSet], tmp_path: Path
+) -> None:
+    train, val = small_sets
+    config = TrainConfig(
+        max_epochs=2, batch_size=32, background=True, class_balance=True, reject_threshold=0.6
+    )
+    result = fit(train, val, config, progress_bar=False)
+    assert result.module.model.linear.out_features == len(train.label_names) + 1
+    assert 0.25 <= result.temperature <= 8.0 and result.metrics["temperature"] == pytest.approx(
+        result.temperature, abs=1e-4
+    )
+    path = tmp_path / "bg.safetensors"
+    meta = export_model(result.module, path, temperature=result.temperature, config=config)
+    assert meta.background and meta.reject_threshold == 0.6 and meta.temperature == result.temperature
+    clf = ActionClassifier.load(path)
+    probs, background = clf.predict_outputs(val.features)
+    assert background is not None
+    full = predict_module(result.module, val.features, temperature=result.temperature)
+    np.testing.assert_allclose(np.c_[probs, background], full, atol=1e-5)
