@@ -115,16 +115,23 @@ def test_real_judge_on_the_wave_clip(shared_data: Path, pose_cache: Path) -> Non
     one, two = (ev.result(s, "seed") for s in segments)
     # 0-45 at 10 fps holds 4.5 s: windows of 1.41 s every 0.25 s fit about 12 times
     assert 9 <= one.windows <= 13 and 18 <= two.windows <= 23
-    assert one.accuracy == 1.0  # the seed model gets the one-handed wave right ...
+    # the seed model gets the one-handed wave right (one window falls below its 0.5 threshold) ...
+    assert one.score.top_accuracy == 1.0 and (one.accuracy or 0.0) >= 0.9
     assert two.accuracy is not None and two.accuracy < 0.5  # ... and mostly calls both hands BOXING
     # The shipped model (docs/MODEL.md) gets both right.
     for seg in segments:
         assert (ev.result(seg, "default").accuracy or 0.0) >= 0.9, seg
     table = markdown_table(ev)
-    assert "| omkarnagarkar55_wave.mp4 | 0-45 | WAVING_1HAND |" in table and "1.00 (" in table
+    assert "| omkarnagarkar55_wave.mp4 | 0-45 | WAVING_1HAND | 11 | 0.91 (1.00; " in table
+    assert "| **WAVING_2HANDS** |" in table and "| **macro over classes** | | | 32 |" in table
     js = to_json(ev)
-    assert js["overall"]["seed"]["windows"] == one.windows + two.windows  # type: ignore[index]
-    assert js["overall"]["default"]["window_accuracy"] >= 0.9  # type: ignore[index]
+    overall = js["overall"]
+    assert overall["seed"]["windows"] == one.windows + two.windows  # type: ignore[index]
+    assert overall["default"]["window_accuracy"] >= 0.9  # type: ignore[index]
+    # the stable keys scripts read; no non-action segment was asked for here
+    assert overall["default"]["macro_accuracy"] >= 0.9  # type: ignore[index]
+    assert overall["default"]["negative_action_share"] is None  # type: ignore[index]
+    assert set(js["segments"][0]["predicted"]) <= {*default.labels, "(no action)"}  # type: ignore[index]
 
 
 def test_judge_uses_the_labels_file_and_the_readme_non_actions(shared_data: Path) -> None:
