@@ -11,6 +11,7 @@ from inference.windows import WindowSpec, make_features
 from training.datasets import (
     HAR2D_LABELS,
     NO_ACTION,
+    NO_ACTION_NAME,
     DatasetError,
     RawWindows,
     SyntheticConfig,
@@ -188,3 +189,41 @@ def test_unknown_sources_say_what_is_expected(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(DatasetError, match="unknown kind of data"):
         load_labelled_windows(str(tmp_path / "notes.txt"), SPEC)
+
+
+def test_everyday_motion_is_no_action_and_reproducible() -> None:
+    from training.datasets import background_windows  # noqa: PLC0415
+    from training.synthetic import BACKGROUND, EVERYDAY  # noqa: PLC0415
+
+    spec = WindowSpec(normalisation="body_centred")
+    cfg = SyntheticConfig(windows_per_sequence=1, idle="none", everyday_per_kind=1)
+    ws = synthetic_windows(1, spec, seed=4, config=cfg)
+    assert ws.label_names == ACTIONS
+    counts = ws.class_counts()
+    assert all(counts[a] == 1 for a in ACTIONS)
+    # one standing person and one of each everyday motion (a walker may leave the picture: no window)
+    assert len(EVERYDAY) - 1 <= counts[NO_ACTION_NAME] - 1 <= len(EVERYDAY)
+    again = synthetic_windows(1, spec, seed=4, config=cfg)
+    np.testing.assert_array_equal(ws.features, again.features)
+    # the same people for a model whose labels come from elsewhere (own videos)
+    bg = background_windows(1, spec, ("sit", "stand"), seed=4, config=cfg)
+    assert bg.label_names == ("sit", "stand") and np.all(bg.labels == NO_ACTION)
+    assert len(bg) >= len(BACKGROUND) - 1
+    with pytest.raises(ValueError, match="background kinds"):
+        background_windows(1, spec, ("x",), kinds=("FLYING",))
+
+
+def test_own_none_labels_become_no_action() -> None:
+    from training.windowset import is_no_action_label, mark_no_action  # noqa: PLC0415
+
+    assert is_no_action_label("none") and is_no_action_label("None (walking)")
+    assert is_no_action_label("(no action)") and not is_no_action_label("nonetheless")
+    spec = WindowSpec()
+    f = np.zeros((3, spec.steps, 34), np.float32)
+    ws = WindowSet(f, np.array([0, 1, 1]), ("WAVE", "none (walking)"), spec)
+    out = mark_no_action(ws)
+    assert out.label_names == ("WAVE",) and out.labels.tolist() == [0, NO_ACTION, NO_ACTION]
+    only = WindowSet(f, np.array([0, 0, 0]), ("none (walking)",), spec)
+    assert mark_no_action(only, ("A", "B")).label_names == ("A", "B")
+    with pytest.raises(DatasetError, match="only no-action labels"):
+        mark_no_action(only)
