@@ -41,10 +41,10 @@ from inference.classifier import ActionClassifier
 from inference.poses import Poses
 from inference.tracker import Tracker
 from inference.windows import TrackWindows
-from service.app import Service, default_model_path
+from service.app.serve import Service, default_model_path
 from service.config import AppConfig
-from service.events import ActionEvent
-from service.publisher import Publisher
+from service.outputs.events import ActionEvent
+from service.outputs.publisher import Publisher
 
 CLIP = "videos/malikmrllh_clapsoverhead.mp4"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from service.config import WebConfig
-from service.live import LivePreviews
 from service.web.jobs import JobManager, JobRunner
+from service.web.live import LivePreviews
 from service.web.routes import WebSettings, web_router
 
 log = logging.getLogger(__name__)

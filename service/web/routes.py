@@ -25,8 +25,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from service.live import LivePreviews
-from service.video_probe import BadVideoError, probe_video
+from service.offline.video_probe import BadVideoError, probe_video
 from service.web.jobs import (
     CSV,
     INPUT,
@@ -37,6 +36,7 @@ from service.web.jobs import (
     JobsFullError,
     display_name,
 )
+from service.web.live import LivePreviews
 from service.web.uploads import UploadError, human_size, receive_upload
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from training.synthetic import ACTIONS
 
 @pytest.fixture(autouse=True)
 def only_train_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "service.cmd_train" in cli.COMMAND_MODULES
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("service.cmd_train",))
+    assert "service.cli.train" in cli.COMMAND_MODULES
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("service.cli.train",))
 
 
 @pytest.mark.slow

@@ -1,0 +1,209 @@
+"""The service as one object: metrics, publisher, HTTP and the pipeline, started in order and
+stopped in reverse. ``run()`` blocks until the stop event is set (SIGINT/SIGTERM in the CLI) or
+every source has ended."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from capture.sources import open_source
+from inference.backends import choose_backend, create_backend
+from inference.backends.base import PoseBackend
+from inference.classifier import ActionClassifier
+from service.config import AppConfig, ModelConfig, PoseConfig
+from service.offline.analyze import options_from_config
+from service.outputs.events import ActionEvent, PoseEvent, StatusEvent
+from service.outputs.http import HttpServer, create_app
+from service.outputs.metrics import Metrics
+from service.outputs.publisher import Publisher
+from service.runtime.pipeline import Pipeline, SourceOpener
+from service.runtime.worker import BackendFactory, ClassifierFactory
+from service.web import WebUI
+from service.web.live import LivePreviews
+from service.web.runner import AnalyzeJobRunner
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default.safetensors"
+
+
+def default_model_path() -> Path:
+    """The action model shipped inside the package (see docs/MODEL.md)."""
+    return Path(str(resources.files("inference") / "models" / DEFAULT_MODEL))
+
+
+def backend_options(name: str, pose: PoseConfig) -> dict[str, Any]:
+    """The backend's own options from the ``pose`` section (each backend names its knobs)."""
+    options: dict[str, Any] = {}
+    if pose.max_people is not None:
+        options["max_people"] = pose.max_people
+    if name == "mediapipe":
+        # One person: follow them frame to frame (faster and steadier than a photo per frame).
+        options["stream_mode"] = options.get("max_people", 1) == 1
+        options["min_person_score"] = pose.score_threshold
+    else:
+        options["score_threshold"] = pose.score_threshold
+    return options
+
+
+def pose_backend_factory(pose: PoseConfig) -> BackendFactory:
+    """Builds the configured pose backend (in the thread that will use it)."""
+    name = choose_backend(pose.device) if pose.backend == "auto" else pose.backend
+    options = backend_options(name, pose)
+
+    def make() -> PoseBackend:
+        return create_backend(name, device=pose.device, **options)
+
+    return make
+
+
+def action_classifier_factory(model: ModelConfig, pose: PoseConfig) -> ClassifierFactory:
+    """Loads the configured action model (the shipped one by default)."""
+    path = model.path or default_model_path()
+    # The LSTM costs ~2 ms on a CPU; it goes to a GPU only when one is named explicitly.
+    device = pose.device if pose.device.startswith("cuda") else "cpu"
+
+    def make() -> ActionClassifier:
+        return ActionClassifier.load(path, device=device)
+
+    return make
+
+
+class Service:
+    """Everything ``actionstream serve`` runs; collaborators can be passed in for tests."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        stop_event: threading.Event | None = None,
+        backend_factory: BackendFactory | None = None,
+        classifier_factory: ClassifierFactory | None = None,
+        source_opener: SourceOpener = open_source,
+        exit_when_finished: bool = True,
+    ) -> None:
+        self.config = config
+        self.stop_event = stop_event or threading.Event()
+        self.metrics = Metrics()
+        self.exit_when_finished = exit_when_finished
+        self.publisher = Publisher(
+            config.zmq.bind,
+            config.zmq.sndhwm,
+            metrics=self.metrics,
+            queue_size=config.zmq.queue_size,
+        )
+        # The live page's store: references to each camera's latest processed frame and events.
+        self.previews: LivePreviews | None = None
+        if config.web.enabled:
+            self.previews = LivePreviews(
+                [c.id for c in config.enabled_cameras], max_events=config.web.live_events
+            )
+        backend_factory = backend_factory or pose_backend_factory(config.pose)
+        classifier_factory = classifier_factory or action_classifier_factory(config.model, config.pose)
+        # Built here (not in run) so a bad source is reported before anything starts.
+        self.pipeline = Pipeline(
+            config,
+            metrics=self.metrics,
+            publish=self._publish,
+            backend_factory=backend_factory,
+            classifier_factory=classifier_factory,
+            stop_event=self.stop_event,
+            source_opener=source_opener,
+            on_frame=self.previews.update if self.previews is not None else None,
+        )
+        self.web: WebUI | None = None
+        if config.web.enabled:
+            options = options_from_config(
+                stride=config.web.stride,
+                pose=config.pose,
+                pipeline=config.pipeline,
+                segments=config.segments,
+                model=config.model,
+            )
+            self.web = WebUI(
+                config.web,
+                runner=AnalyzeJobRunner(backend_factory, classifier_factory, options),
+                previews=self.previews,
+                camera_states=self.pipeline.camera_states,
+            )
+        self.http = HttpServer(
+            create_app(
+                self.metrics,
+                self.pipeline,
+                live=self._live,
+                routers=[self.web.router] if self.web is not None else [],
+            ),
+            config.http.host,
+            config.http.port,
+        )
+        self._running = False
+
+    def _live(self) -> bool:
+        return self._running and self.pipeline.workers_alive()
+
+    def _publish(self, event: ActionEvent | PoseEvent | StatusEvent) -> None:
+        self.publisher.publish_event(event)
+        if self.previews is not None:
+            self.previews.record(event)
+
+    def start(self) -> None:
+        self.publisher.start()
+        try:
+            if self.web is not None:
+                self.web.start()
+            self.http.start()
+            self.pipeline.start()
+        except BaseException:
+            self.stop_event.set()
+            if self.web is not None:
+                self.web.stop()
+            self.http.stop()
+            self.http.join(3.0)
+            if self.web is not None:
+                self.web.join(3.0)
+            self.publisher.close()
+            raise
+        self._running = True
+
+    def run(self) -> int:
+        """Start, serve until stopped or finished, stop. Returns the process exit code."""
+        self.start()
+        code = 0
+        try:
+            while not self.stop_event.wait(0.5):
+                self.pipeline.sync_metrics()
+                if self.exit_when_finished and self.pipeline.finished():
+                    log.info("every source has ended; stopping")
+                    break
+                if not self.pipeline.workers_alive() and not self.pipeline.finished():
+                    log.error("an inference worker died; stopping")
+                    code = 1
+                    break
+        finally:
+            self.shutdown()
+        return code
+
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """Reverse order of start; names any thread that will not stop."""
+        t0 = time.monotonic()
+        self._running = False
+        self.stop_event.set()
+        ok = self.pipeline.stop(timeout)
+        self.publisher.close(linger=1.0)
+        if self.web is not None:
+            self.web.stop()
+        self.http.stop()
+        ok &= self.http.join(timeout)
+        if self.web is not None:
+            ok &= self.web.join(timeout)
+        if not ok:
+            alive = [
+                t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+            ]
+            log.warning("shutdown left threads running: %s", ", ".join(alive))
+        log.info("stopped in %.2f s", time.monotonic() - t0)
