@@ -150,9 +150,9 @@ def bench_sequential(stream: Path, seconds: float) -> dict[str, Any]:
         a = time.perf_counter()
         poses = backend.infer([image])[0]
         b = time.perf_counter()
-        update = tracker.update(poses, pts)
-        for tp in update.active:
-            windows.add(tp.track_id, pts, tp.keypoints)
+        people = tracker.update(poses, pts)
+        for track_id, keypoints in zip(people.track_ids.tolist(), people.keypoints, strict=True):
+            windows.add(track_id, pts, keypoints)
         ready = windows.ready(pts)
         if ready:
             probs = classifier.predict_windows(ready)

@@ -108,7 +108,7 @@ def extract_video_poses(
     fps = video_fps(cap, path)
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     backend = backend_factory()
-    tracker = Tracker(max_age_s=track_max_age_s)
+    tracker = Tracker(max_age_s=track_max_age_s, max_people=max_people)
     per_track: dict[int, tuple[list[int], list[float], list[np.ndarray]]] = {}
     size = (0, 0)
     index = 0
@@ -119,14 +119,12 @@ def extract_video_poses(
                 break
             size = (int(image.shape[1]), int(image.shape[0]))
             pts = index / fps
-            poses = backend.infer([image])[0]
-            if max_people is not None and len(poses) > max_people:
-                poses = poses.select(np.argsort(-poses.scores, kind="stable")[:max_people])
-            for tp in tracker.update(poses, pts).active:
-                frames, times, kps = per_track.setdefault(tp.track_id, ([], [], []))
+            people = tracker.update(backend.infer([image])[0], pts)
+            for track_id, keypoints in zip(people.track_ids.tolist(), people.keypoints, strict=True):
+                frames, times, kps = per_track.setdefault(track_id, ([], [], []))
                 frames.append(index)
                 times.append(pts)
-                kps.append(tp.keypoints.astype(np.float32))
+                kps.append(keypoints)
             index += 1
             if progress is not None and index % 50 == 0:
                 progress(index, max(total, index))

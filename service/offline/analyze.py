@@ -25,8 +25,9 @@ from capture.frame import Frame
 from capture.sources import FileSource, SourceError, SourceOptions
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
+from inference.poses import TrackedPoses
 from service.config import ModelConfig, PipelineConfig, PoseConfig, SegmentConfig
-from service.engine.analyzer import FrameAnalyzer, LaneOptions, TrackView
+from service.engine.analyzer import FrameAnalyzer, FrameResult, LaneOptions
 from service.engine.segments import Classification, SegmentParams, SegmentTracker
 from service.offline.annotate import annotate
 from service.offline.timeline import Segment, confirmed_segments, label_segments
@@ -161,7 +162,9 @@ def analyze_video(
             if not chunk:
                 break
             run.process(chunk, backend)
-        run.events += [e for e in analyzer.end_camera(CAMERA_ID) if e.type == "end"]
+        final = analyzer.end_camera(CAMERA_ID)
+        if final is not None:
+            run.keep(final)
         if writer is not None:
             writer.close()
     except BaseException:
@@ -214,7 +217,7 @@ class _Run:
         self.events: list[ActionEvent] = []
         self.classifications: list[Classification] = []
         self.last_seen: dict[int, int] = {}
-        self.latest: tuple[TrackView, ...] = ()
+        self.latest: FrameResult | None = None
 
     def read_chunk(self, source: FileSource) -> list[tuple[Frame, bool]]:
         """Frames up to and including the ``batch_size``-th one to analyse, in order."""
@@ -235,23 +238,28 @@ class _Run:
             chunk.append((Frame(CAMERA_ID, index, pts, time.monotonic(), image), take))
         return chunk
 
+    def keep(self, result: FrameResult) -> None:
+        """What the timeline needs of a result: segment ends, classifications, who was seen when."""
+        self.events += [e for e in result.events if isinstance(e, ActionEvent) and e.type == "end"]
+        self.classifications += result.classifications
+        for track_id in result.people.track_ids.tolist():
+            self.last_seen[track_id] = result.frame_seq
+
     def process(self, chunk: Sequence[tuple[Frame, bool]], backend: PoseBackend) -> None:
         todo = [f for f, take in chunk if take]
         poses = iter(backend.infer([f.image for f in todo]) if todo else [])
         for frame, take in chunk:
             if take:
-                result = self.analyzer.analyze([(CAMERA_ID, frame, next(poses))])[0]
+                self.latest = self.analyzer.analyze([(frame, next(poses))])[0]
                 self.frames_analysed += 1
-                self.latest = result.tracks
-                self.events += [e for e in result.events if isinstance(e, ActionEvent) and e.type == "end"]
-                self.classifications += result.classifications
-                for t in result.tracks:
-                    self.last_seen[t.track_id] = frame.seq
+                self.keep(self.latest)
             if self.writer is not None:
+                latest = self.latest
                 self.writer.write(
                     annotate(
                         frame.image,
-                        self.latest,
+                        latest.people if latest is not None else TrackedPoses.empty(),
+                        latest.actions if latest is not None else (),
                         min_confidence=self.opts.min_draw_confidence,
                         caption=f"{frame.pts:6.2f} s",
                     )

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from inference.keypoints import COCO17_SKELETON
-from service.engine.analyzer import TrackView
+from inference.poses import TrackedPoses
+from service.engine.analyzer import TrackAction
 
 # Distinct, saturated BGR colours; a track keeps its colour for its whole life.
 _PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -33,30 +34,33 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
     return _PALETTE[track_id % len(_PALETTE)]
 
 
-def track_caption(track: TrackView) -> str:
+def track_caption(track_id: int, action: TrackAction) -> str:
     """``#3 WAVING_2HANDS 87%``; ``#3 ...`` until the track's first window was classified."""
-    if track.label is None or track.confidence is None:
-        return f"#{track.track_id} ..."
-    return f"#{track.track_id} {track.label} {round(100 * track.confidence)}%"
+    if action.label is None or action.confidence is None:
+        return f"#{track_id} ..."
+    return f"#{track_id} {action.label} {round(100 * action.confidence)}%"
 
 
 def annotate(
     image: np.ndarray,
-    tracks: Sequence[TrackView],
+    people: TrackedPoses,
+    actions: Sequence[TrackAction],
     *,
     min_confidence: float = 0.3,
     caption: str | None = None,
     copy: bool = True,
 ) -> np.ndarray:
-    """``image`` (BGR uint8) with every track's skeleton and caption drawn; ``caption`` goes in the
-    top-left corner (e.g. the time). Joints below ``min_confidence`` are not drawn."""
+    """``image`` (BGR uint8) with every tracked person's skeleton and caption drawn (``actions`` row
+    for row with ``people``); ``caption`` goes in the top-left corner (e.g. the time). Joints below
+    ``min_confidence`` are not drawn."""
     out = image.copy() if copy else image
     h, w = out.shape[:2]
     scale = max(0.8, min(h, w) / 480.0)
     thick = max(1, round(1.5 * scale))
-    for track in tracks:
-        colour = track_colour(track.track_id)
-        kp = track.keypoints
+    for track_id, kp, box, action in zip(
+        people.track_ids.tolist(), people.keypoints, people.boxes, actions, strict=True
+    ):
+        colour = track_colour(track_id)
         seen = kp[:, 2] >= min_confidence
         for a, b in COCO17_SKELETON:
             if seen[a] and seen[b]:
@@ -67,17 +71,19 @@ def annotate(
             centre = (round(float(kp[j, 0])), round(float(kp[j, 1])))
             cv2.circle(out, centre, thick + 2, (255, 255, 255), -1, cv2.LINE_AA)
             cv2.circle(out, centre, thick + 1, colour, -1, cv2.LINE_AA)
-        _tag(out, track_caption(track), _anchor(track, seen, w, h), colour, scale)
+        _tag(out, track_caption(track_id, action), _anchor(kp, box, seen, w, h), colour, scale)
     if caption:
         _tag(out, caption, (4, 4), (40, 40, 40), scale, below=True)
     return out
 
 
-def _anchor(track: TrackView, seen: np.ndarray, width: int, height: int) -> tuple[int, int]:
+def _anchor(
+    keypoints: np.ndarray, box: np.ndarray, seen: np.ndarray, width: int, height: int
+) -> tuple[int, int]:
     """Where the caption sits: above the person (box top, else highest visible joint), in the image."""
-    x1, y1 = float(track.box[0]), float(track.box[1])
+    x1, y1 = float(box[0]), float(box[1])
     if seen.any():
-        visible = track.keypoints[seen]
+        visible = keypoints[seen]
         x1 = min(x1, float(visible[:, 0].min())) if x1 > 0 else float(visible[:, 0].min())
         y1 = min(y1, float(visible[:, 1].min()))
     return int(np.clip(x1, 0, max(0, width - 1))), int(np.clip(y1, 0, max(0, height - 1)))

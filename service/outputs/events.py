@@ -20,11 +20,13 @@ import numbers
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, Literal, Protocol
+
+from inference.poses import TrackedPoses
 
 SCHEMA_VERSION = 1
 ACTION_TYPES: tuple[str, ...] = ("update", "start", "end")
@@ -99,10 +101,14 @@ class _Event:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)  # type: ignore[call-overload]
+        out = dict(self._wire(f.name, getattr(self, f.name)) for f in dataclasses.fields(self))  # type: ignore[arg-type]
         out.pop("capture_time", None)
         head = {k: out.pop(k) for k in ("schema_version", "event_id", "type", "camera")}
         return {**head, **out}
+
+    def _wire(self, name: str, value: Any) -> tuple[str, Any]:
+        """A field as it goes into the JSON payload (name and value)."""
+        return name, value
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False).encode("utf-8")
@@ -208,34 +214,6 @@ class StatusEvent(_Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PoseTrack:
-    """One tracked person in a processed frame: COCO-17 keypoints as (x, y, confidence) in pixels."""
-
-    track_id: int
-    score: float
-    box: tuple[float, float, float, float]
-    keypoints: tuple[tuple[float, float, float], ...]
-
-    def __post_init__(self) -> None:
-        _set(self, "track_id", _count("PoseTrack", "track_id", self.track_id))
-        if len(self.box) != 4:
-            raise ValueError(f"PoseTrack.box must have 4 values (x1, y1, x2, y2), got {len(self.box)}")
-        if len(self.keypoints) != 17 or any(len(k) != 3 for k in self.keypoints):
-            raise ValueError("PoseTrack.keypoints must be 17 (x, y, confidence) triples (COCO-17 order)")
-
-    @classmethod
-    def from_arrays(cls, track_id: int, keypoints: Any, box: Any, score: float) -> PoseTrack:
-        """From numpy arrays: keypoints (17, 3), box (4,)."""
-        kps = tuple((float(x), float(y), float(c)) for x, y, c in keypoints)
-        return cls(
-            track_id=int(track_id),
-            score=float(score),
-            box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
-            keypoints=kps,
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
 class PoseEvent(_Event):
     """Keypoints of every tracked person in one processed frame (only when ``zmq.publish_poses``)."""
 
@@ -244,7 +222,7 @@ class PoseEvent(_Event):
     camera: str
     frame_seq: int
     pts: float
-    tracks: Sequence[PoseTrack]
+    people: TrackedPoses = field(repr=False, compare=False)
     latency_s: float | None = None
     emitted_at: float | None = None
     type: Literal["pose"] = "pose"
@@ -259,10 +237,24 @@ class PoseEvent(_Event):
         _set(self, "pts", _finite(c, "pts", self.pts))
         _set(self, "latency_s", _finite(c, "latency_s", self.latency_s, optional=True))
         _set(self, "emitted_at", _finite(c, "emitted_at", self.emitted_at, optional=True))
-        _set(self, "tracks", tuple(self.tracks))
+        if not isinstance(self.people, TrackedPoses):
+            raise ValueError(f"{c}.people must be TrackedPoses, got {type(self.people).__name__}")
 
-
-Event = ActionEvent | StatusEvent | PoseEvent
+    def _wire(self, name: str, value: Any) -> tuple[str, Any]:
+        if name != "people":
+            return name, value
+        p = self.people
+        return "tracks", [
+            {
+                "track_id": int(track_id),
+                "score": float(score),
+                "box": [float(v) for v in box],
+                "keypoints": [[float(x), float(y), float(c)] for x, y, c in kp],
+            }
+            for track_id, score, box, kp in zip(
+                p.track_ids.tolist(), p.scores.tolist(), p.boxes, p.keypoints, strict=True
+            )
+        ]
 
 
 @cache

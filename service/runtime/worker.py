@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 BackendFactory = Callable[[], PoseBackend]
 ClassifierFactory = Callable[[], ActionClassifier]
 EventSink = Callable[[ActionEvent | PoseEvent], object]
-# Called with every processed frame and its result (the live preview keeps references to both).
-FrameObserver = Callable[[str, Frame, FrameResult], object]
+# Called with every processed frame's result (the live preview keeps a reference to it).
+FrameObserver = Callable[[FrameResult], object]
 
 __all__ = [
     "BackendFactory",
@@ -220,14 +220,12 @@ class InferenceWorker:
         t1 = time.perf_counter()
         self._metrics.stage_latency.labels(stage="pose").observe(t1 - t0)
 
-        results = analyzer.analyze(
-            [(lane.camera_id, frame, people) for (lane, frame), people in zip(batch, poses, strict=True)]
-        )
-        for (lane, frame), result in zip(batch, results, strict=True):
+        results = analyzer.analyze([(frame, people) for (_, frame), people in zip(batch, poses, strict=True)])
+        for result in results:
             for event in result.events:
                 self._sink(event)
             if self._on_frame is not None:
-                self._on_frame(lane.camera_id, frame, result)
+                self._on_frame(result)
 
         per_frame = (time.perf_counter() - t0) / len(batch)
         now = time.monotonic()
@@ -254,10 +252,8 @@ class InferenceWorker:
                 self._end_lane(lane)
 
     def _end_lane(self, lane: CameraLane) -> None:
-        if self._analyzer is not None:
-            events = self._analyzer.end_camera(lane.camera_id)
-        else:  # the models never loaded: nothing was tracked, but close what may be open all the same
-            events = self._segments.end_camera(lane.camera_id, frame_seq=0, pts=0.0)
-        for event in events:
-            self._sink(event)
+        final = self._analyzer.end_camera(lane.camera_id) if self._analyzer is not None else None
+        if final is not None:  # None: no frame was analysed, so no segment can be running
+            for event in final.events:
+                self._sink(event)
         lane.finished.set()

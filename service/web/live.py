@@ -1,8 +1,8 @@
 """The live preview: the latest processed frame of each camera, its people and their actions, and
 the latest events, for the web page.
 
-The inference worker calls ``update`` for every processed frame: it stores references (the frame
-and the result the engine made anyway), nothing is copied, drawn or encoded there. Drawing and
+The inference worker calls ``update`` for every processed frame: it stores a reference to the
+result the engine made anyway (it carries its frame); nothing is copied, drawn or encoded there. Drawing and
 JPEG encoding happen in ``jpeg()``, called only by the MJPEG stream while someone watches, at
 most once per new frame however many people watch.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 
 from capture.frame import Frame
-from service.engine.analyzer import FrameResult, TrackView
+from service.engine.analyzer import FrameResult
 from service.offline.annotate import annotate
 from service.outputs.events import ActionEvent, PoseEvent, StatusEvent
 
@@ -30,9 +30,12 @@ class Snapshot:
     """One processed frame of a camera as the preview shows it."""
 
     version: int
-    frame: Frame
-    tracks: tuple[TrackView, ...]
+    result: FrameResult
     at: float  # time.monotonic() when it was stored
+
+    @property
+    def frame(self) -> Frame:
+        return self.result.frame
 
 
 class LivePreviews:
@@ -52,10 +55,10 @@ class LivePreviews:
 
     # -- hot path (inference worker) --------------------------------------------------------------
 
-    def update(self, camera_id: str, frame: Frame, result: FrameResult) -> None:
-        """Store references to the frame and its result (called for every processed frame)."""
-        if camera_id in self._latest:
-            self._latest[camera_id] = Snapshot(next(self._counter), frame, result.tracks, time.monotonic())
+    def update(self, result: FrameResult) -> None:
+        """Store a reference to the result and its frame (called for every processed frame)."""
+        if result.camera_id in self._latest:
+            self._latest[result.camera_id] = Snapshot(next(self._counter), result, time.monotonic())
 
     def record(self, event: ActionEvent | PoseEvent | StatusEvent) -> None:
         """Keep segment starts/ends and status changes (per-window updates are shown on the video)."""
@@ -95,7 +98,7 @@ class LivePreviews:
             cached = self._encoded.get(camera_id)
             if cached is not None and cached[0] == snap.version:
                 return cached
-            image = annotate(snap.frame.image, snap.tracks)
+            image = annotate(snap.frame.image, snap.result.people, snap.result.actions)
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
             if not ok:
                 return None

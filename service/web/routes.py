@@ -255,8 +255,10 @@ def _camera_routes(
                     "people": []
                     if snap is None
                     else [
-                        {"track_id": t.track_id, "label": t.label, "confidence": t.confidence}
-                        for t in snap.tracks
+                        {"track_id": track_id, "label": action.label, "confidence": action.confidence}
+                        for track_id, action in zip(
+                            snap.result.people.track_ids.tolist(), snap.result.actions, strict=True
+                        )
                     ],
                     "events": previews.events(cam),
                 }

@@ -231,13 +231,13 @@ def test_frame_analyzer_labels_tracks_and_reports_its_classifications() -> None:
     for i in range(50):
         image = np.full((48, 64, 3), i, np.uint8)
         people: Poses = backend.infer([image])[0]
-        results += analyzer.analyze([("cam", Frame("cam", i, i / 20, 0.0, image), people)])
+        results += analyzer.analyze([(Frame("cam", i, i / 20, 0.0, image), people)])
     first = next(i for i, r in enumerate(results) if r.classifications)
     assert 25 <= first <= 35, "the first window needs ~1.45 s of poses at 20 fps"
-    assert results[first - 1].tracks[0].label is None
-    labelled = results[-1].tracks[0]
+    assert results[first - 1].actions[0].label is None
+    labelled = results[-1].actions[0]
     assert labelled.label in LABELS and labelled.confidence is not None
     assert labelled.segment == labelled.label  # thresholds 0: the top label is the running segment
     assert any(e.type == "start" for r in results for e in r.events)  # type: ignore[union-attr]
     ended = analyzer.end_camera("cam")
-    assert [e.type for e in ended] == ["end"]
+    assert ended is not None and [e.type for e in ended.events] == ["end"]

@@ -10,11 +10,11 @@ import jsonschema
 import numpy as np
 import pytest
 
+from inference.poses import TrackedPoses
 from service.outputs.events import (
     SCHEMA_VERSION,
     ActionEvent,
     PoseEvent,
-    PoseTrack,
     StatusEvent,
     event_schema,
     topic,
@@ -81,8 +81,13 @@ def test_status_and_pose_events_validate(validator: jsonschema.Draft202012Valida
     validator.validate(payload)
     assert payload["state"] == "reconnecting" and s.topic == "status.lobby_2"
 
-    track = PoseTrack.from_arrays(7, np.random.rand(17, 3).astype(np.float32), np.array([1, 2, 30, 40]), 0.9)
-    p = PoseEvent(camera="cam0", frame_seq=9, pts=0.3, tracks=[track], capture_time=5.0).stamped(
+    people = TrackedPoses(
+        keypoints=np.random.rand(1, 17, 3).astype(np.float32),
+        boxes=np.array([[1, 2, 30, 40]], np.float32),
+        scores=np.array([0.9], np.float32),
+        track_ids=np.array([7], np.int64),
+    )
+    p = PoseEvent(camera="cam0", frame_seq=9, pts=0.3, people=people, capture_time=5.0).stamped(
         now_monotonic=5.1
     )
     payload = json.loads(p.to_json())

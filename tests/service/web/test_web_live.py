@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from capture.frame import Frame
-from service.engine.analyzer import FrameResult, TrackView
+from inference.poses import TrackedPoses
+from service.engine.analyzer import FrameResult, TrackAction
 from service.outputs.events import ActionEvent, StatusEvent
 from service.web.live import LivePreviews
 from tests.rtsp_server import RtspServer, free_port, unavailable_reason
@@ -32,12 +33,19 @@ def _frame(seq: int, width: int = 160, height: int = 120) -> Frame:
     return Frame("cam0", seq, seq / 10, time.monotonic(), np.full((height, width, 3), 90, np.uint8))
 
 
-def _person(track_id: int = 1) -> TrackView:
-    kp = np.zeros((17, 3), np.float32)
-    kp[:, 0] = np.linspace(40, 120, 17)
-    kp[:, 1] = np.linspace(10, 110, 17)
-    kp[:, 2] = 0.9
-    return TrackView(track_id, kp, np.array([40, 10, 120, 110], np.float32), 0.9, "BOXING", 0.8)
+def _result(frame: Frame, track_id: int = 1) -> FrameResult:
+    """One person boxing on ``frame``."""
+    kp = np.zeros((1, 17, 3), np.float32)
+    kp[0, :, 0] = np.linspace(40, 120, 17)
+    kp[0, :, 1] = np.linspace(10, 110, 17)
+    kp[0, :, 2] = 0.9
+    people = TrackedPoses(
+        kp,
+        np.array([[40, 10, 120, 110]], np.float32),
+        np.array([0.9], np.float32),
+        np.array([track_id], np.int64),
+    )
+    return FrameResult(frame, people, (TrackAction("BOXING", 0.8),))
 
 
 def _action(kind: str) -> ActionEvent:
@@ -53,7 +61,7 @@ def test_previews_keep_references_and_encode_only_on_demand_once_per_frame() -> 
     previews = LivePreviews(["cam0"], max_events=3)
     frame = _frame(1)
     for _ in range(100):
-        previews.update("cam0", frame, FrameResult("cam0", 1, 0.1, (_person(),)))
+        previews.update(_result(frame))
     snap = previews.latest("cam0")
     assert snap is not None and snap.frame is frame and snap.frame.image is frame.image  # no copy
     assert previews.encodes == 0, "nothing is drawn or encoded while nobody watches"
@@ -64,7 +72,8 @@ def test_previews_keep_references_and_encode_only_on_demand_once_per_frame() -> 
     assert image.shape == (120, 160, 3)
     assert (np.abs(image.astype(int) - 90).max(axis=2) > 60).sum() > 100, "the skeleton is drawn"
     assert (frame.image == 90).all(), "drawing never touches the shared frame"
-    previews.update("unknown", frame, FrameResult("unknown", 1, 0.1))  # ignored, no error
+    other = Frame("unknown", 1, 0.1, time.monotonic(), frame.image)
+    previews.update(FrameResult(other))  # ignored, no error
     assert previews.latest("unknown") is None
 
 
@@ -88,7 +97,7 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, LivePreviews, threading.E
         seq = 0
         while not stop.wait(0.05):
             seq += 1
-            previews.update("cam0", _frame(seq), FrameResult("cam0", seq, seq / 20, (_person(),)))
+            previews.update(_result(_frame(seq)))
 
     feeder = threading.Thread(target=camera, daemon=True)
     feeder.start()
