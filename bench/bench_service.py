@@ -41,7 +41,8 @@ from inference.classifier import ActionClassifier
 from inference.poses import Poses
 from inference.tracker import Tracker
 from inference.windows import TrackWindows
-from service.app.serve import Service, default_model_path
+from service.app.build import default_model_path
+from service.app.serve import Service
 from service.config import AppConfig
 from service.outputs.events import ActionEvent
 from service.outputs.publisher import Publisher

@@ -11,7 +11,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,6 +39,16 @@ class PoseBackend(ABC):
     # True when results depend on the previous frames given (a tracking mode): such an instance
     # must see the frames of exactly one camera, in order.
     stateful: bool = False
+
+    @classmethod
+    def video_options(cls, *, max_people: int | None, score_threshold: float) -> dict[str, Any]:
+        """The constructor options for following people through a video (what ``serve``, ``analyze``
+        and training use): every backend takes ``max_people`` (None: its own default) and
+        ``score_threshold`` (the person threshold); a backend with a video mode turns it on here."""
+        options: dict[str, Any] = {"score_threshold": score_threshold}
+        if max_people is not None:
+            options["max_people"] = max_people
+        return options
 
     @abstractmethod
     def infer(self, images: Sequence[np.ndarray]) -> list[Poses]:

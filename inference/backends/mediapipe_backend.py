@@ -21,7 +21,8 @@ BlazePose finds ONE person per call. Two ways to use it:
 
 Keypoints are COCO-17 (a subset of BlazePose's 33 landmarks), in pixels of the input frame,
 clipped to it; the confidence is BlazePose's landmark visibility. A person's score is the mean
-visibility of its 17 joints; people scoring below ``min_person_score`` (0.5) are dropped (real
+visibility of its 17 joints; people scoring below ``score_threshold`` (0.5; the same name as the
+other backends' person threshold) are dropped (real
 people measured 0.7-0.99, phantoms such as a lone arm ~0.47); boxes span the joints with
 visibility >= 0.5.
 """
@@ -119,6 +120,14 @@ class MediaPipeBackend(PoseBackend):
 
     name = "mediapipe"
 
+    @classmethod
+    def video_options(cls, *, max_people: int | None, score_threshold: float) -> dict[str, Any]:
+        """One person: follow them frame to frame (stream mode: faster and steadier than a photo per
+        frame); several: a photo per frame (stream mode tracks one person only)."""
+        options = super().video_options(max_people=max_people, score_threshold=score_threshold)
+        options["stream_mode"] = options.get("max_people", 1) == 1
+        return options
+
     def __init__(
         self,
         *,
@@ -127,7 +136,7 @@ class MediaPipeBackend(PoseBackend):
         stream_mode: bool = False,
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
-        min_person_score: float = 0.5,
+        score_threshold: float = 0.5,
         crop_padding: float = 0.2,
         scan_full_frame: bool = True,
         person_detector: PersonDetector | None = None,
@@ -145,7 +154,7 @@ class MediaPipeBackend(PoseBackend):
             )
         for label, value in (("min_detection_confidence", min_detection_confidence),
                              ("min_tracking_confidence", min_tracking_confidence),
-                             ("min_person_score", min_person_score)):  # fmt: skip
+                             ("score_threshold", score_threshold)):  # fmt: skip
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{label} must be in [0, 1], got {value}")
         if not 0.0 <= crop_padding <= 2.0:
@@ -155,7 +164,7 @@ class MediaPipeBackend(PoseBackend):
         self.max_people = max_people
         self.stream_mode = stream_mode
         self.stateful = stream_mode
-        self.min_person_score = min_person_score
+        self.score_threshold = score_threshold
         self.crop_padding = crop_padding
         self.scan_full_frame = scan_full_frame
         pose_module: Any = mp.solutions.pose  # type: ignore[attr-defined]
@@ -204,7 +213,7 @@ class MediaPipeBackend(PoseBackend):
         kp = np.stack(people).astype(np.float32)
         scores = kp[:, :, 2].mean(axis=1).astype(np.float32)
         order = np.argsort(-scores, kind="stable")[: self.max_people]
-        order = order[scores[order] >= self.min_person_score]  # e.g. a limb mistaken for a person
+        order = order[scores[order] >= self.score_threshold]  # e.g. a limb mistaken for a person
         if len(order) == 0:
             return Poses.empty()
         kp, scores = kp[order], scores[order]
@@ -268,8 +277,8 @@ class MediaPipeBackend(PoseBackend):
             _grey_out(work, found, fill)
 
     def _plausible(self, person: np.ndarray) -> bool:
-        """A person, not a phantom (a lone limb, a pattern): mean joint visibility >= min_person_score."""
-        return float(person[:, 2].mean()) >= self.min_person_score
+        """A person, not a phantom (a lone limb, a pattern): mean joint visibility >= score_threshold."""
+        return float(person[:, 2].mean()) >= self.score_threshold
 
 
 def _person_crop(

@@ -7,16 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from importlib import resources
-from pathlib import Path
-from typing import Any
 
 from capture.sources import open_source
-from inference.backends import choose_backend, create_backend
-from inference.backends.base import PoseBackend
-from inference.classifier import ActionClassifier
-from service.config import AppConfig, ModelConfig, PoseConfig
-from service.offline.analyze import options_from_config
+from service.app.build import action_classifier_factory, pose_backend_factory
+from service.app.webui import build_web_ui
+from service.config import AppConfig
 from service.outputs.events import ActionEvent, PoseEvent, StatusEvent
 from service.outputs.http import HttpServer, create_app
 from service.outputs.metrics import Metrics
@@ -25,53 +20,8 @@ from service.runtime.pipeline import Pipeline, SourceOpener
 from service.runtime.worker import BackendFactory, ClassifierFactory
 from service.web import WebUI
 from service.web.live import LivePreviews
-from service.web.runner import AnalyzeJobRunner
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MODEL = "default.safetensors"
-
-
-def default_model_path() -> Path:
-    """The action model shipped inside the package (see docs/MODEL.md)."""
-    return Path(str(resources.files("inference") / "models" / DEFAULT_MODEL))
-
-
-def backend_options(name: str, pose: PoseConfig) -> dict[str, Any]:
-    """The backend's own options from the ``pose`` section (each backend names its knobs)."""
-    options: dict[str, Any] = {}
-    if pose.max_people is not None:
-        options["max_people"] = pose.max_people
-    if name == "mediapipe":
-        # One person: follow them frame to frame (faster and steadier than a photo per frame).
-        options["stream_mode"] = options.get("max_people", 1) == 1
-        options["min_person_score"] = pose.score_threshold
-    else:
-        options["score_threshold"] = pose.score_threshold
-    return options
-
-
-def pose_backend_factory(pose: PoseConfig) -> BackendFactory:
-    """Builds the configured pose backend (in the thread that will use it)."""
-    name = choose_backend(pose.device) if pose.backend == "auto" else pose.backend
-    options = backend_options(name, pose)
-
-    def make() -> PoseBackend:
-        return create_backend(name, device=pose.device, **options)
-
-    return make
-
-
-def action_classifier_factory(model: ModelConfig, pose: PoseConfig) -> ClassifierFactory:
-    """Loads the configured action model (the shipped one by default)."""
-    path = model.path or default_model_path()
-    # The LSTM costs ~2 ms on a CPU; it goes to a GPU only when one is named explicitly.
-    device = pose.device if pose.device.startswith("cuda") else "cpu"
-
-    def make() -> ActionClassifier:
-        return ActionClassifier.load(path, device=device)
-
-    return make
 
 
 class Service:
@@ -118,16 +68,10 @@ class Service:
         )
         self.web: WebUI | None = None
         if config.web.enabled:
-            options = options_from_config(
-                stride=config.web.stride,
-                pose=config.pose,
-                pipeline=config.pipeline,
-                segments=config.segments,
-                model=config.model,
-            )
-            self.web = WebUI(
-                config.web,
-                runner=AnalyzeJobRunner(backend_factory, classifier_factory, options),
+            self.web = build_web_ui(
+                config,
+                backend_factory=backend_factory,
+                classifier_factory=classifier_factory,
                 previews=self.previews,
                 camera_states=self.pipeline.camera_states,
             )

@@ -123,31 +123,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace) -> tuple[PoseBackend, ActionClassifier, AnalyzeOptions]:
-    """The pose backend, the action model and the engine's options from the flags."""
+    """The pose backend, the action model and the engine's options from the flags (the service's
+    defaults for everything else)."""
     from pydantic import ValidationError
 
     from inference.backends import BackendUnavailable
     from inference.model_file import ModelFileError
-    from service.app.serve import action_classifier_factory, pose_backend_factory
-    from service.config import ModelConfig, PipelineConfig, PoseConfig, SegmentConfig, format_validation_error
-    from service.offline.analyze import options_from_config
+    from service.app.build import action_classifier_factory, analyze_options, pose_backend_factory
+    from service.config import EngineConfig, format_validation_error
 
     try:
-        pose = PoseConfig(
-            backend=args.backend or "auto", device=args.device or "auto", max_people=args.max_people
+        config = EngineConfig.model_validate(
+            {
+                "pose": {"backend": args.backend or "auto", "device": args.device or "auto"}
+                | ({"max_people": args.max_people} if args.max_people else {}),
+                "model": {"path": args.model},
+            }
         )
-        model = ModelConfig(path=args.model)
     except ValidationError as exc:
         raise UsageError(format_validation_error(exc)) from None
-    options = options_from_config(
-        stride=args.stride, pose=pose, pipeline=PipelineConfig(), segments=SegmentConfig(), model=model
-    )
     try:
-        classifier = action_classifier_factory(model, pose)()
-        backend = pose_backend_factory(pose)()
+        classifier = action_classifier_factory(config.model, config.pose)()
+        backend = pose_backend_factory(config.pose)()
     except (BackendUnavailable, ModelFileError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    return backend, classifier, options
+    return backend, classifier, analyze_options(config, stride=args.stride)
 
 
 def _report(result: AnalysisResult, video: Path, timeline: Path | None, table: Path | None) -> None:

@@ -7,6 +7,8 @@ import logging
 import signal
 import threading
 
+from inference.backends import BACKEND_NAMES
+
 log = logging.getLogger(__name__)
 
 
@@ -14,15 +16,12 @@ class UsageError(Exception):
     """A mistake the user can fix (bad argument, bad config, bad file): exit code 2."""
 
 
-BACKEND_CHOICES: tuple[str, ...] = ("auto", "mediapipe", "torchvision", "detectron2")
-
-
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """``--backend``, ``--device`` and ``--model``: the flags every command that runs the models takes.
 
     They default to None so that a config file or the environment decides unless given.
     """
-    parser.add_argument("--backend", choices=BACKEND_CHOICES, help="pose backend (default: auto)")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, help="pose backend (default: auto)")
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
 

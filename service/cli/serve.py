@@ -13,7 +13,6 @@ from typing import Any
 
 from capture.url import mask_credentials
 from service.cli.common import UsageError, add_model_arguments, config_overrides, stop_on_signals
-from service.config import ConfigError, load_config
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from inference.backends import BackendUnavailable
     from inference.model_file import ModelFileError
     from service.app.serve import Service
+    from service.config import ConfigError, load_config
     from service.outputs.http import HttpServerError
     from service.outputs.publisher import PublisherError
     from service.runtime.pipeline import PipelineError

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from inference.backends import BACKEND_NAMES
 from service.cli.common import UsageError
 
 log = logging.getLogger(__name__)
@@ -428,7 +429,9 @@ def _register_dataset(subparsers: Any) -> None:
     b.add_argument(
         "-o", "--output", type=Path, required=True, metavar="OUT.npz", help="windows file to write"
     )
-    b.add_argument("--backend", default="mediapipe", help="pose backend (default: %(default)s)")
+    b.add_argument(
+        "--backend", choices=BACKEND_NAMES, default="mediapipe", help="pose backend (default: %(default)s)"
+    )
     b.add_argument(
         "--hop-s", type=_positive_float, default=0.25, help="seconds between windows (default: 0.25)"
     )
@@ -440,12 +443,10 @@ def _register_dataset(subparsers: Any) -> None:
 
 
 def dataset_build(args: argparse.Namespace) -> int:
-    from inference.backends import BACKEND_NAMES, BackendUnavailable  # noqa: PLC0415
+    from inference.backends import BackendUnavailable  # noqa: PLC0415
     from training.datasets import DatasetError, build_video_dataset, save_raw_windows  # noqa: PLC0415
     from training.video_poses import VideoReadError  # noqa: PLC0415
 
-    if args.backend not in BACKEND_NAMES:
-        raise UsageError(f"unknown backend {args.backend!r}; choose one of {', '.join(BACKEND_NAMES)}")
     if Path(args.output).suffix != ".npz":
         raise UsageError(f"output must end in .npz, got {args.output}")
 

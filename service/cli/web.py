@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.cli.common import UsageError, add_model_arguments, config_overrides, stop_on_signals
-from service.config import ConfigError, load_web_config
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +63,11 @@ class _NoCameras:
 def run(args: argparse.Namespace) -> int:
     from inference.backends import BackendUnavailable
     from inference.model_file import ModelFileError
-    from service.app.serve import action_classifier_factory, pose_backend_factory
-    from service.offline.analyze import options_from_config
+    from service.app.build import action_classifier_factory, pose_backend_factory
+    from service.app.webui import build_web_ui
+    from service.config import ConfigError, load_web_config
     from service.outputs.http import HttpServer, HttpServerError, create_app
     from service.outputs.metrics import Metrics
-    from service.web import WebUI
-    from service.web.runner import AnalyzeJobRunner
 
     try:
         config = load_web_config(args.config, env=os.environ, overrides=_overrides(args))
@@ -86,14 +84,7 @@ def run(args: argparse.Namespace) -> int:
         classifier_factory()
     except (BackendUnavailable, ModelFileError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    options = options_from_config(
-        stride=config.web.stride,
-        pose=config.pose,
-        pipeline=config.pipeline,
-        segments=config.segments,
-        model=config.model,
-    )
-    web = WebUI(config.web, runner=AnalyzeJobRunner(backend_factory, classifier_factory, options))
+    web = build_web_ui(config, backend_factory=backend_factory, classifier_factory=classifier_factory)
     app = create_app(Metrics(), _NoCameras(), routers=[web.router], require_cameras=False)
     http = HttpServer(app, config.http.host, config.http.port)
 

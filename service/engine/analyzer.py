@@ -22,21 +22,13 @@ from inference.classifier import ActionClassifier
 from inference.poses import Poses, TrackedPoses
 from inference.tracker import Tracker
 from inference.windows import TrackWindows, Window
+from service.engine.options import LaneOptions
 from service.engine.segments import Classification, SegmentTracker
 from service.outputs.events import ActionEvent, PoseEvent
 
 AnalysisEvent = ActionEvent | PoseEvent
 
-
-@dataclass
-class LaneOptions:
-    """Per-camera inference knobs (from the pipeline config)."""
-
-    max_people: int | None = None
-    track_max_age_s: float = 1.0
-    classify_hop_s: float = 0.25
-    max_window_gap_s: float = 0.5
-    publish_poses: bool = False
+__all__ = ["AnalysisEvent", "FrameAnalyzer", "FrameResult", "LaneOptions", "TrackAction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +121,7 @@ class FrameAnalyzer:
         opts = options or LaneOptions()
         self._cameras[camera_id] = _Camera(
             options=opts,
+            # The tracker's knobs: one argument per LaneOptions field (the config passes them on).
             tracker=Tracker(max_age_s=opts.track_max_age_s, max_people=opts.max_people),
             windows=TrackWindows(
                 self.classifier.spec, max_gap_s=opts.max_window_gap_s, hop_s=opts.classify_hop_s

@@ -72,9 +72,13 @@ class _Track:
     against: int = 0
 
 
+MAX_WINDOWS = 1000
+
+
 @dataclass(frozen=True)
 class SegmentParams:
-    """The hysteresis knobs (``config.SegmentConfig`` has the same fields)."""
+    """The hysteresis knobs, their defaults and bounds (``config.SegmentConfig`` offers the first
+    four under the same names and is checked by building this)."""
 
     enter_threshold: float = 0.6
     exit_threshold: float = 0.4
@@ -83,15 +87,20 @@ class SegmentParams:
     update_min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.exit_threshold <= self.enter_threshold <= 1.0:
+        enter, exit_ = self.enter_threshold, self.exit_threshold
+        if not (0.0 <= exit_ <= 1.0 and 0.0 <= enter <= 1.0):
+            raise ValueError(f"enter_threshold and exit_threshold must be in [0, 1], got {enter}, {exit_}")
+        if exit_ > enter:
             raise ValueError(
-                "SegmentParams needs 0 <= exit_threshold <= enter_threshold <= 1, got "
-                f"exit {self.exit_threshold}, enter {self.enter_threshold}"
+                f"exit_threshold ({exit_}) must be <= enter_threshold ({enter}) "
+                "(need 0 <= exit_threshold <= enter_threshold <= 1)"
             )
-        if self.min_windows < 1 or self.exit_windows < 1:
-            raise ValueError(
-                f"min_windows and exit_windows must be >= 1, got {self.min_windows}, {self.exit_windows}"
-            )
+        for name in ("min_windows", "exit_windows"):
+            value = getattr(self, name)
+            if not 1 <= value <= MAX_WINDOWS:
+                raise ValueError(f"{name} must be in 1..{MAX_WINDOWS}, got {value}")
+        if not 0.0 <= self.update_min_confidence <= 1.0:
+            raise ValueError(f"update_min_confidence must be in [0, 1], got {self.update_min_confidence}")
 
 
 class SegmentTracker:
@@ -193,9 +202,6 @@ class SegmentTracker:
         for cam, track_id in sorted(k for k in self._tracks if k[0] == camera):
             events += self.end_track(cam, track_id, frame_seq=frame_seq, pts=pts, capture_time=capture_time)
         return events
-
-    def tracks(self, camera: str) -> Sequence[int]:
-        return sorted(tid for cam, tid in self._tracks if cam == camera)
 
     def _end_event(self, c: Classification, t: _Track) -> ActionEvent:
         assert t.active is not None

@@ -26,7 +26,6 @@ from capture.sources import FileSource, SourceError, SourceOptions
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
 from inference.poses import TrackedPoses
-from service.config import ModelConfig, PipelineConfig, PoseConfig, SegmentConfig
 from service.engine.analyzer import FrameAnalyzer, FrameResult, LaneOptions
 from service.engine.segments import Classification, SegmentParams, SegmentTracker
 from service.offline.annotate import annotate
@@ -289,19 +288,3 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-
-
-def options_from_config(
-    *, stride: int, pose: PoseConfig, pipeline: PipelineConfig, segments: SegmentConfig, model: ModelConfig
-) -> AnalyzeOptions:
-    """The service's settings, so a file gets the same treatment as a camera."""
-    return AnalyzeOptions(
-        stride=stride,
-        batch_size=pose.batch_size,
-        lane=LaneOptions(
-            max_people=pose.max_people,
-            track_max_age_s=pipeline.track_max_age_s,
-            classify_hop_s=pipeline.classify_hop_s,
-        ),
-        segments=SegmentParams(**segments.model_dump(), update_min_confidence=model.min_confidence),
-    )

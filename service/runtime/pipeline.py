@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from capture.queue import FrameQueue
-from capture.sources import SourceError, SourceOptions, VideoSource, open_source
+from capture.sources import SourceError, VideoSource, open_source
 from capture.state import SourceState, StateChange
-from capture.thread import CaptureThread, WatchdogOptions
+from capture.thread import CaptureThread
 from service.config import AppConfig, CameraConfig
-from service.engine.segments import SegmentParams, SegmentTracker
+from service.engine.segments import SegmentTracker
 from service.outputs.events import ActionEvent, PoseEvent, StatusEvent
 from service.outputs.metrics import Metrics
 from service.runtime.stride import StrideController
@@ -29,7 +29,6 @@ from service.runtime.worker import (
     ClassifierFactory,
     FrameObserver,
     InferenceWorker,
-    LaneOptions,
 )
 
 log = logging.getLogger(__name__)
@@ -63,18 +62,8 @@ class CameraRunner:
     ) -> None:
         self.cfg = cfg
         self.camera_id = cfg.id
-        options = SourceOptions(
-            transport=cfg.transport,
-            open_timeout_s=cfg.open_timeout_s,
-            read_timeout_s=cfg.read_timeout_s,
-            width=cfg.width,
-            height=cfg.height,
-            fps=cfg.fps,
-            realtime=cfg.realtime,
-            loop=cfg.loop,
-        )
         try:
-            self.source = source_opener(cfg.source, camera_id=cfg.id, options=options)
+            self.source = source_opener(cfg.source, camera_id=cfg.id, options=cfg.source_options())
         except SourceError as exc:
             raise PipelineError(f"camera {cfg.id!r}: {exc}") from exc
         # A file read as fast as possible is lossless; live sources and paced files drop the oldest.
@@ -85,11 +74,7 @@ class CameraRunner:
             self.frames,
             stop_event,
             on_state=self._on_state,
-            watchdog=WatchdogOptions(
-                stall_timeout_s=cfg.stall_timeout_s,
-                initial_backoff_s=cfg.backoff_initial_s,
-                max_backoff_s=cfg.backoff_max_s,
-            ),
+            watchdog=cfg.watchdog_options(),
         )
         self.state = SourceState.CONNECTING
         self.ended = threading.Event()
@@ -163,9 +148,7 @@ class Pipeline:
             )
         if not self.cameras:
             raise PipelineError("no enabled camera in the config: enable at least one")
-        self._segment_params = SegmentParams(
-            **config.segments.model_dump(), update_min_confidence=config.model.min_confidence
-        )
+        self._segment_params = config.segment_params()
         self.workers = self._make_workers(backend_factory, classifier_factory)
 
     def _make_workers(
@@ -185,12 +168,7 @@ class Pipeline:
                     workers_share=min(1.0, share),
                     target_latency_s=pc.target_latency_s,
                 ),
-                options=LaneOptions(
-                    max_people=self.config.pose.max_people,
-                    track_max_age_s=pc.track_max_age_s,
-                    classify_hop_s=pc.classify_hop_s,
-                    publish_poses=self.config.zmq.publish_poses,
-                ),
+                options=self.config.lane_options(),
                 source_ended=cam.ended,
             )
             lanes[i % n_workers].append(lane)

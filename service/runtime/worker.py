@@ -19,7 +19,8 @@ from capture.queue import FrameQueue
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
 from inference.poses import Poses
-from service.engine.analyzer import FrameAnalyzer, FrameResult, LaneOptions
+from service.engine.analyzer import FrameAnalyzer, FrameResult
+from service.engine.options import LaneOptions
 from service.engine.segments import SegmentTracker
 from service.outputs.events import ActionEvent, PoseEvent
 from service.outputs.metrics import Metrics
@@ -39,7 +40,6 @@ __all__ = [
     "ClassifierFactory",
     "FrameObserver",
     "InferenceWorker",
-    "LaneOptions",
 ]
 
 

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from capture.sources import SourceOptions
+from capture.thread import WatchdogOptions
+from inference.backends import BACKEND_NAMES
 from service import config
-from service.config import AppConfig, ConfigError, load_config
+from service.app.build import analyze_options
+from service.config import AppConfig, ConfigError, load_config, load_web_config
+from service.engine.options import LaneOptions
 
 GOOD = """
 cameras:
@@ -169,3 +174,33 @@ def test_every_field_has_a_description() -> None:
     ):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_camera_sections_take_their_defaults_and_bounds_from_capture(tmp_path: Path) -> None:
+    cam = load_config(write(tmp_path, GOOD), env={}, overrides={}).cameras[0]
+    assert cam.source_options() == SourceOptions(transport="udp")
+    assert cam.watchdog_options() == WatchdogOptions()
+    with pytest.raises(ConfigError, match=r"cameras\[0\]: open_timeout_s must be in \(0, 600\]"):
+        load_config(write(tmp_path, GOOD.replace("transport: udp", "open_timeout_s: 601")), {}, {})
+
+
+def test_serve_and_analyze_get_the_same_engine_options(tmp_path: Path) -> None:
+    text = GOOD + "pipeline:\n  track_max_age_s: 2.5\n  classify_hop_s: 0.5\nsegments:\n  min_windows: 4\n"
+    path = write(tmp_path, text)
+    serve = load_config(path, env={}, overrides={})
+    web = load_web_config(path, env={}, overrides={})
+    assert set(config.WebAppConfig.model_fields) < set(AppConfig.model_fields)  # shared sections
+    assert serve.lane_options() == web.lane_options() == LaneOptions(track_max_age_s=2.5, classify_hop_s=0.5)
+    assert serve.segment_params() == web.segment_params()
+    assert serve.segment_params().min_windows == 4
+    assert serve.segment_params().update_min_confidence == serve.model.min_confidence
+    analyze = analyze_options(web, stride=2)  # what `analyze` and the upload page run with
+    assert analyze.lane == serve.lane_options() and analyze.segments == serve.segment_params()
+    with pytest.raises(ConfigError, match=r"pipeline: track_max_age_s must be in \(0, 60\]"):
+        load_config(write(tmp_path, GOOD + "pipeline:\n  track_max_age_s: 0\n"), {}, {})
+
+
+def test_backend_names_come_from_the_registry() -> None:
+    assert set(config.PoseConfig.model_fields["backend"].annotation.__args__) == set(BACKEND_NAMES)  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"pose\.backend: Input should be .*'mediapipe'"):
+        load_config(None, {}, {"source": "x.mp4", "pose": {"backend": "openpose"}})

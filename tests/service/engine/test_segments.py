@@ -115,7 +115,8 @@ def test_track_end_and_camera_end_close_segments() -> None:
     assert tracker.end_track("cam0", 1, frame_seq=11, pts=2.1) == []  # already gone
     ended = tracker.end_camera("cam0", frame_seq=12, pts=2.2)
     assert [(e.label, e.track_id) for e in ended] == [("WAVING_1HAND", 2)]
-    assert tracker.tracks("cam0") == [] and tracker.tracks("cam1") == [3]
+    assert tracker.end_track("cam0", 2, frame_seq=13, pts=2.3) == []  # cam0 forgotten ...
+    assert tracker.active_label("cam1", 3) == "BOXING"  # ... cam1 untouched
 
 
 def test_update_min_confidence_filters_updates_only() -> None:

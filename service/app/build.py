@@ -1,0 +1,54 @@
+"""What the programs build from the configuration: the pose backend and action model factories
+(called inside the thread that will use them) and the options of an offline analysis."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from inference.backends import create_video_backend
+from inference.backends.base import PoseBackend
+from inference.classifier import ActionClassifier
+from service.config import EngineConfig, ModelConfig, PoseConfig
+from service.offline.analyze import AnalyzeOptions
+from service.runtime.worker import BackendFactory, ClassifierFactory
+
+DEFAULT_MODEL = "default.safetensors"
+
+
+def default_model_path() -> Path:
+    """The action model shipped inside the package (see docs/MODEL.md)."""
+    return Path(str(resources.files("inference") / "models" / DEFAULT_MODEL))
+
+
+def pose_backend_factory(pose: PoseConfig) -> BackendFactory:
+    """Builds the configured pose backend, set up to follow people through video."""
+
+    def make() -> PoseBackend:
+        return create_video_backend(
+            pose.backend, device=pose.device, max_people=pose.max_people, score_threshold=pose.score_threshold
+        )
+
+    return make
+
+
+def action_classifier_factory(model: ModelConfig, pose: PoseConfig) -> ClassifierFactory:
+    """Loads the configured action model (the shipped one by default)."""
+    path = model.path or default_model_path()
+    # The LSTM costs ~2 ms on a CPU; it goes to a GPU only when one is named explicitly.
+    device = pose.device if pose.device.startswith("cuda") else "cpu"
+
+    def make() -> ActionClassifier:
+        return ActionClassifier.load(path, device=device)
+
+    return make
+
+
+def analyze_options(config: EngineConfig, *, stride: int) -> AnalyzeOptions:
+    """The service's settings for a file (``analyze``, uploads), so it gets a camera's treatment."""
+    return AnalyzeOptions(
+        stride=stride,
+        batch_size=config.pose.batch_size,
+        lane=config.lane_options(),
+        segments=config.segment_params(),
+    )
