@@ -12,12 +12,13 @@ from capture.sources import open_source
 from service.app.build import action_classifier_factory, pose_backend_factory
 from service.app.webui import build_web_ui
 from service.config import AppConfig
-from service.outputs.events import ActionEvent, PoseEvent, StatusEvent
+from service.engine.analyzer import FrameResult
 from service.outputs.http import HttpServer, create_app
 from service.outputs.metrics import Metrics
 from service.outputs.publisher import Publisher
-from service.runtime.pipeline import Pipeline, SourceOpener
-from service.runtime.worker import BackendFactory, ClassifierFactory
+from service.runtime.pipeline import Pipeline, SourceOpener, StatusSink
+from service.runtime.sinks import Sinks
+from service.runtime.worker import BackendFactory, ClassifierFactory, ResultSink
 from service.web import WebUI
 from service.web.live import LivePreviews
 
@@ -53,18 +54,25 @@ class Service:
             self.previews = LivePreviews(
                 [c.id for c in config.enabled_cameras], max_events=config.web.live_events
             )
+        # Every result and state change goes to each sink in turn; one that fails is logged and
+        # counted, and the others still get it.
+        results: list[tuple[str, ResultSink]] = [("event publisher", self._publish_result)]
+        statuses: list[tuple[str, StatusSink]] = [("event publisher", self.publisher.publish_event)]
+        if self.previews is not None:
+            results.append(("live preview", self.previews.update))
+            statuses.append(("live preview", self.previews.record))
         backend_factory = backend_factory or pose_backend_factory(config.pose)
         classifier_factory = classifier_factory or action_classifier_factory(config.model, config.pose)
         # Built here (not in run) so a bad source is reported before anything starts.
         self.pipeline = Pipeline(
             config,
             metrics=self.metrics,
-            publish=self._publish,
+            on_result=Sinks(results, self.metrics),
+            on_status=Sinks(statuses, self.metrics),
             backend_factory=backend_factory,
             classifier_factory=classifier_factory,
             stop_event=self.stop_event,
             source_opener=source_opener,
-            on_frame=self.previews.update if self.previews is not None else None,
         )
         self.web: WebUI | None = None
         if config.web.enabled:
@@ -90,10 +98,9 @@ class Service:
     def _live(self) -> bool:
         return self._running and self.pipeline.workers_alive()
 
-    def _publish(self, event: ActionEvent | PoseEvent | StatusEvent) -> None:
-        self.publisher.publish_event(event)
-        if self.previews is not None:
-            self.previews.record(event)
+    def _publish_result(self, result: FrameResult) -> None:
+        for event in result.events:
+            self.publisher.publish_event(event)
 
     def start(self) -> None:
         self.publisher.start()

@@ -1,4 +1,6 @@
-"""The running service: capture threads → inference workers → publisher, for many cameras.
+"""The running service: capture threads → bounded queues → inference workers → results, for many
+cameras. Every result goes to one ``on_result`` callback and every camera state change to
+``on_status``; the service composes its sinks (publisher, live preview) into those two.
 
 Start order: cameras' queues and capture threads, then workers (which load models). Stop order
 is the reverse: captures first (no new frames), then workers, then the final segment ends and
@@ -20,21 +22,15 @@ from capture.state import SourceState, StateChange
 from capture.thread import CaptureThread
 from service.config import AppConfig, CameraConfig
 from service.engine.segments import SegmentTracker
-from service.outputs.events import ActionEvent, PoseEvent, StatusEvent
+from service.outputs.events import StatusEvent
 from service.outputs.metrics import Metrics
 from service.runtime.stride import StrideController
-from service.runtime.worker import (
-    BackendFactory,
-    CameraLane,
-    ClassifierFactory,
-    FrameObserver,
-    InferenceWorker,
-)
+from service.runtime.worker import BackendFactory, CameraLane, ClassifierFactory, InferenceWorker, ResultSink
 
 log = logging.getLogger(__name__)
 
 SourceOpener = Callable[..., VideoSource]
-Publish = Callable[[ActionEvent | PoseEvent | StatusEvent], object]
+StatusSink = Callable[[StatusEvent], object]
 
 
 class PipelineError(Exception):
@@ -77,7 +73,6 @@ class CameraRunner:
             watchdog=cfg.watchdog_options(),
         )
         self.state = SourceState.CONNECTING
-        self.ended = threading.Event()
         self._metrics = metrics
         self._forward = on_state
         self._sync = _CounterSync(dropped={})
@@ -88,7 +83,9 @@ class CameraRunner:
         if change.state is SourceState.ENDED or (
             change.state is SourceState.OFFLINE and not self.source.is_live and self.capture.error
         ):
-            self.ended.set()
+            # The file is done for good (its reader has returned): the end goes into the queue,
+            # behind the last frame.
+            self.frames.close()
         self._forward(change)
 
     def sync_metrics(self) -> None:
@@ -113,24 +110,25 @@ class CameraRunner:
 
 
 class Pipeline:
-    """Cameras, workers and the wiring between them; ``publish`` receives every event."""
+    """Cameras, workers and the wiring between them: ``on_result`` gets every frame's result (in
+    capture order per camera), ``on_status`` every camera state change."""
 
     def __init__(
         self,
         config: AppConfig,
         *,
         metrics: Metrics,
-        publish: Publish,
+        on_result: ResultSink,
+        on_status: StatusSink,
         backend_factory: BackendFactory,
         classifier_factory: ClassifierFactory,
         stop_event: threading.Event,
         source_opener: SourceOpener = open_source,
-        on_frame: FrameObserver | None = None,
     ) -> None:
         self.config = config
-        self._on_frame = on_frame
         self._metrics = metrics
-        self._publish = publish
+        self._on_result = on_result
+        self._on_status = on_status
         self._stop_event = stop_event
         self.cameras: list[CameraRunner] = []
         for cam in config.cameras:
@@ -169,7 +167,6 @@ class Pipeline:
                     target_latency_s=pc.target_latency_s,
                 ),
                 options=self.config.lane_options(),
-                source_ended=cam.ended,
             )
             lanes[i % n_workers].append(lane)
         return [
@@ -180,11 +177,10 @@ class Pipeline:
                 classifier_factory=classifier_factory,
                 # Each worker owns its cameras' segment state: nothing is shared between threads.
                 segments=SegmentTracker(self._segment_params),
-                sink=self._publish,
+                on_result=self._on_result,
                 metrics=self._metrics,
                 stop_event=self._stop_event,
                 batch_size=self.config.pose.batch_size,
-                on_frame=self._on_frame,
             )
             for i, worker_lanes in enumerate(lanes)
         ]
@@ -240,4 +236,4 @@ class Pipeline:
     # -- status --------------------------------------------------------------------------------
 
     def _on_state(self, change: StateChange) -> None:
-        self._publish(StatusEvent.from_state_change(change))
+        self._on_status(StatusEvent.from_state_change(change))

@@ -1,9 +1,13 @@
 """Inference workers: each owns a set of cameras (lanes) and runs pose → track → window →
-classify → segments for them, publishing results in capture order.
+classify → segments for them, handing every result to one callback, in capture order.
 
 A camera is routed to exactly one worker, so its frames are processed one after another and
-its events leave in capture order without a reordering buffer. Models are built inside the
+its results leave in capture order without a reordering buffer. Models are built inside the
 worker thread that uses them (CUDA contexts and MediaPipe graphs are not shared).
+
+Frames in, results out: a lane's frames come from its capture queue; a file's end comes through
+the same queue, after its last frame (``FrameQueue.ended``), and then the lane's running segments
+are ended in one last result on its last frame.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from inference.poses import Poses
 from service.engine.analyzer import FrameAnalyzer, FrameResult
 from service.engine.options import LaneOptions
 from service.engine.segments import SegmentTracker
-from service.outputs.events import ActionEvent, PoseEvent
 from service.outputs.metrics import Metrics
 from service.runtime.stride import StrideController
 
@@ -30,17 +33,10 @@ log = logging.getLogger(__name__)
 
 BackendFactory = Callable[[], PoseBackend]
 ClassifierFactory = Callable[[], ActionClassifier]
-EventSink = Callable[[ActionEvent | PoseEvent], object]
-# Called with every processed frame's result (the live preview keeps a reference to it).
-FrameObserver = Callable[[FrameResult], object]
+# Gets every result (each carries its frame); the service composes its sinks into this one callback.
+ResultSink = Callable[[FrameResult], object]
 
-__all__ = [
-    "BackendFactory",
-    "CameraLane",
-    "ClassifierFactory",
-    "FrameObserver",
-    "InferenceWorker",
-]
+__all__ = ["BackendFactory", "CameraLane", "ClassifierFactory", "InferenceWorker", "ResultSink"]
 
 
 @dataclass
@@ -53,7 +49,6 @@ class CameraLane:
     stride: StrideController
     options: LaneOptions = field(default_factory=LaneOptions)
     finished: threading.Event = field(default_factory=threading.Event)
-    source_ended: threading.Event = field(default_factory=threading.Event)
 
 
 class InferenceWorker:
@@ -67,30 +62,30 @@ class InferenceWorker:
         backend_factory: BackendFactory,
         classifier_factory: ClassifierFactory,
         segments: SegmentTracker,
-        sink: EventSink,
+        on_result: ResultSink,
         metrics: Metrics,
         stop_event: threading.Event,
         batch_size: int = 4,
         idle_wait_s: float = 0.02,
-        on_frame: FrameObserver | None = None,
     ) -> None:
         self.name = name
         self.lanes = list(lanes)
         self._backend_factory = backend_factory
         self._classifier_factory = classifier_factory
         self._segments = segments
-        self._sink = sink
+        self._on_result = on_result
         self._metrics = metrics
         self._stop_event = stop_event
         self._batch_size = max(1, batch_size)
         self._idle_wait_s = idle_wait_s
-        self._on_frame = on_frame
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._rr = 0
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.labels: tuple[str, ...] = ()
+        # The backend of each camera; one shared instance (batched calls) unless it keeps state.
         self._backends: dict[str, PoseBackend] = {}
+        self._shared: PoseBackend | None = None
         self._analyzer: FrameAnalyzer | None = None
         self._last_error_log = 0.0
 
@@ -120,13 +115,13 @@ class InferenceWorker:
             return
         self.labels = classifier.labels
         analyzer = FrameAnalyzer(classifier, self._segments, on_classify=self._observe_classify)
-        self._backends = {"": backend}
-        stateful = backend.stateful
+        # A backend that tracks between frames (MediaPipe in stream mode) serves one camera only.
+        self._shared = None if backend.stateful else backend
         for i, lane in enumerate(self.lanes):
             analyzer.add_camera(lane.camera_id, lane.options)
-            if stateful:
-                # A backend that tracks between frames (MediaPipe in stream mode) serves one camera only.
-                self._backends[lane.camera_id] = backend if i == 0 else self._backend_factory()
+            self._backends[lane.camera_id] = (
+                backend if i == 0 or not backend.stateful else self._backend_factory()
+            )
         self._analyzer = analyzer
         self.ready.set()
         try:
@@ -182,7 +177,7 @@ class InferenceWorker:
         self._rr = (self._rr + 1) % max(1, n)
         if not batch:
             lane = self.lanes[self._rr]
-            if not lane.finished.is_set():
+            if not lane.finished.is_set() and not lane.frames.ended:
                 frame = self._admit_from(lane, self._idle_wait_s)
                 if frame is not None:
                     batch.append((lane, frame))
@@ -210,8 +205,8 @@ class InferenceWorker:
                 )
 
     def _infer(self, batch: list[tuple[CameraLane, Frame]]) -> list[Poses]:
-        if len(self._backends) == 1:
-            return self._backends[""].infer([f.image for _, f in batch])
+        if self._shared is not None:  # one call for the whole batch
+            return self._shared.infer([f.image for _, f in batch])
         return [self._backends[lane.camera_id].infer([f.image])[0] for lane, f in batch]
 
     def _process(self, batch: list[tuple[CameraLane, Frame]], analyzer: FrameAnalyzer) -> None:
@@ -222,10 +217,7 @@ class InferenceWorker:
 
         results = analyzer.analyze([(frame, people) for (_, frame), people in zip(batch, poses, strict=True)])
         for result in results:
-            for event in result.events:
-                self._sink(event)
-            if self._on_frame is not None:
-                self._on_frame(result)
+            self._on_result(result)
 
         per_frame = (time.perf_counter() - t0) / len(batch)
         now = time.monotonic()
@@ -237,9 +229,10 @@ class InferenceWorker:
             self._metrics.stride.labels(camera=lane.camera_id).set(lane.stride.stride)
 
     def _finish_ended_lanes(self) -> None:
-        """A source that ended (a file) and whose queue is empty: close its segments once."""
+        """A source whose end came through its queue (a file, after its last frame): close its
+        segments once."""
         for lane in self.lanes:
-            if not lane.finished.is_set() and lane.source_ended.is_set() and not lane.frames.qsize():
+            if not lane.finished.is_set() and lane.frames.ended:
                 self._end_lane(lane)
 
     def close_segments(self) -> None:
@@ -254,6 +247,5 @@ class InferenceWorker:
     def _end_lane(self, lane: CameraLane) -> None:
         final = self._analyzer.end_camera(lane.camera_id) if self._analyzer is not None else None
         if final is not None:  # None: no frame was analysed, so no segment can be running
-            for event in final.events:
-                self._sink(event)
+            self._on_result(final)
         lane.finished.set()

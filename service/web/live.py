@@ -56,9 +56,12 @@ class LivePreviews:
     # -- hot path (inference worker) --------------------------------------------------------------
 
     def update(self, result: FrameResult) -> None:
-        """Store a reference to the result and its frame (called for every processed frame)."""
+        """Store a reference to the result and its frame (called for every processed frame), and
+        keep its segment events."""
         if result.camera_id in self._latest:
             self._latest[result.camera_id] = Snapshot(next(self._counter), result, time.monotonic())
+        for event in result.events:
+            self.record(event)
 
     def record(self, event: ActionEvent | PoseEvent | StatusEvent) -> None:
         """Keep segment starts/ends and status changes (per-window updates are shown on the video)."""

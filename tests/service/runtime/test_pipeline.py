@@ -14,6 +14,7 @@ import zmq
 
 from capture.state import SourceState
 from service.config import AppConfig
+from service.engine.analyzer import FrameResult
 from service.outputs.events import ActionEvent, StatusEvent
 from service.outputs.metrics import Metrics
 from service.outputs.publisher import Publisher
@@ -52,12 +53,17 @@ class Harness:
         self.pipeline = Pipeline(
             config,
             metrics=self.metrics,
-            publish=self._publish,
+            on_result=self._result,
+            on_status=self._publish,
             backend_factory=lambda: backend,
             classifier_factory=random_classifier,
             stop_event=self.stop,
             source_opener=lambda spec, camera_id, options: sources[camera_id],
         )
+
+    def _result(self, result: FrameResult) -> None:
+        for event in result.events:
+            self._publish(event)
 
     def _publish(self, event: Any) -> None:
         if self.also_publish is not None:
@@ -216,7 +222,8 @@ def test_a_bad_source_is_a_config_error_naming_the_camera(tmp_path) -> None:
         Pipeline(
             cfg,
             metrics=Metrics(),
-            publish=lambda e: None,
+            on_result=lambda r: None,
+            on_status=lambda e: None,
             backend_factory=TimedBackend,
             classifier_factory=random_classifier,
             stop_event=threading.Event(),
