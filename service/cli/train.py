@@ -17,6 +17,7 @@ from typing import Any
 
 from inference.backends import BACKEND_NAMES
 from service.cli.common import UsageError
+from service.engine.options import LaneOptions
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ DEFAULT_DATA = Path(
 )
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "inference" / "models" / "default.safetensors"
 POSE_CACHE = Path(".cache") / "poses"
+HOP_S = LaneOptions().classify_hop_s  # windows as often as the service classifies them
 
 
 def _positive_int(text: str) -> int:
@@ -359,7 +361,10 @@ def _register_evaluate_real(subparsers: Any) -> None:
     )
     p.add_argument("--no-seed", action="store_true", help="do not include the original app's model")
     p.add_argument(
-        "--hop-s", type=_positive_float, default=0.25, help="seconds between windows (default: 0.25)"
+        "--hop-s",
+        type=_positive_float,
+        default=HOP_S,
+        help="seconds between windows (default: %(default)s, the service's classify_hop_s)",
     )
     p.add_argument("--cache-dir", type=Path, default=POSE_CACHE, help="pose cache (default: %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="folder for real_eval.json and real_eval.md")
@@ -370,6 +375,7 @@ def evaluate_real(args: argparse.Namespace) -> int:
     from inference.classifier import ActionClassifier  # noqa: PLC0415
     from inference.model_file import ModelFileError  # noqa: PLC0415
     from inference.seed import SeedCheckpointError, import_seed_checkpoint  # noqa: PLC0415
+    from service.cli.video_poses import pose_source  # noqa: PLC0415
     from training.real_eval import (  # noqa: PLC0415
         evaluate_models_on_segments,
         load_real_segments,
@@ -400,7 +406,9 @@ def evaluate_real(args: argparse.Namespace) -> int:
             models[name] = ActionClassifier.load(path)
         except ModelFileError as exc:
             raise UsageError(str(exc)) from exc
-    ev = evaluate_models_on_segments(models, segments, videos, cache_dir=args.cache_dir, hop_s=args.hop_s)
+    ev = evaluate_models_on_segments(
+        models, segments, videos, poses=pose_source("mediapipe"), cache_dir=args.cache_dir, hop_s=args.hop_s
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(ev)
@@ -433,7 +441,10 @@ def _register_dataset(subparsers: Any) -> None:
         "--backend", choices=BACKEND_NAMES, default="mediapipe", help="pose backend (default: %(default)s)"
     )
     b.add_argument(
-        "--hop-s", type=_positive_float, default=0.25, help="seconds between windows (default: 0.25)"
+        "--hop-s",
+        type=_positive_float,
+        default=HOP_S,
+        help="seconds between windows (default: %(default)s, the service's classify_hop_s)",
     )
     b.add_argument(
         "--window-s", type=_positive_float, default=1.5, help="seconds of poses per window (default: 1.5)"
@@ -444,6 +455,7 @@ def _register_dataset(subparsers: Any) -> None:
 
 def dataset_build(args: argparse.Namespace) -> int:
     from inference.backends import BackendUnavailable  # noqa: PLC0415
+    from service.cli.video_poses import pose_source  # noqa: PLC0415
     from training.datasets import DatasetError, build_video_dataset, save_raw_windows  # noqa: PLC0415
     from training.video_poses import VideoReadError  # noqa: PLC0415
 
@@ -456,7 +468,7 @@ def dataset_build(args: argparse.Namespace) -> int:
     try:
         raw = build_video_dataset(
             args.dir,
-            backend=args.backend,
+            poses=pose_source(args.backend),
             hop_s=args.hop_s,
             window_s=args.window_s,
             cache_dir=args.cache_dir,

@@ -105,9 +105,9 @@ class CameraConfig(_Section):
     read_timeout_s: float = Field(
         default=_source("read_timeout_s"), description="Give up one read after (at most 600)."
     )
-    stall_timeout_s: float = Field(
+    stall_timeout_s: float | None = Field(
         default=_watchdog("stall_timeout_s"),
-        description="No frame for this long: the source is stalled and reopened.",
+        description="No frame for this long: the source is stalled and reopened (unset: capture's default).",
     )
     backoff_initial_s: float = Field(
         default=_watchdog("backoff_initial_s"), description="First reconnect delay."
@@ -320,12 +320,17 @@ class WebConfig(_Section):
 
 def lane_options(pose: PoseConfig, pipeline: PipelineConfig, zmq: ZmqConfig | None = None) -> LaneOptions:
     """The engine's per-camera options: the one place ``serve`` (every camera) and ``analyze`` (a
-    file, an upload) get them from, so a file gets the treatment a camera gets."""
+    file, an upload) get them from, so a file gets the treatment a camera gets. Every field of
+    :class:`LaneOptions` is taken from the section that has a field of that name (``max_people``
+    from ``pose``, the tracking and hop fields from ``pipeline``, ``publish_poses`` from ``zmq``)."""
+    sections = [section for section in (pose, pipeline, zmq) if section is not None]
     return LaneOptions(
-        max_people=pose.max_people,
-        track_max_age_s=pipeline.track_max_age_s,
-        classify_hop_s=pipeline.classify_hop_s,
-        publish_poses=zmq.publish_poses if zmq is not None else False,
+        **{
+            f.name: getattr(section, f.name)
+            for f in dataclasses.fields(LaneOptions)
+            for section in sections
+            if f.name in type(section).model_fields
+        }
     )
 
 

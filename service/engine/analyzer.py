@@ -28,7 +28,14 @@ from service.outputs.events import ActionEvent, PoseEvent
 
 AnalysisEvent = ActionEvent | PoseEvent
 
-__all__ = ["AnalysisEvent", "FrameAnalyzer", "FrameResult", "LaneOptions", "TrackAction"]
+__all__ = ["AnalysisEvent", "FrameAnalyzer", "FrameResult", "LaneOptions", "TrackAction", "make_tracker"]
+
+
+def make_tracker(options: LaneOptions) -> Tracker:
+    """A lane's tracker: one argument per tracker knob of :class:`LaneOptions`. Every path that
+    tracks people in video (the service's lanes, ``analyze``, training through the CLI) builds it
+    here."""
+    return Tracker(max_age_s=options.track_max_age_s, max_people=options.max_people)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +128,8 @@ class FrameAnalyzer:
         opts = options or LaneOptions()
         self._cameras[camera_id] = _Camera(
             options=opts,
-            # The tracker's knobs: one argument per LaneOptions field (the config passes them on).
-            tracker=Tracker(max_age_s=opts.track_max_age_s, max_people=opts.max_people),
-            windows=TrackWindows(
-                self.classifier.spec, max_gap_s=opts.max_window_gap_s, hop_s=opts.classify_hop_s
-            ),
+            tracker=make_tracker(opts),
+            windows=TrackWindows(self.classifier.spec, hop_s=opts.classify_hop_s),
         )
 
     def analyze(self, items: Sequence[tuple[Frame, Poses]]) -> list[FrameResult]:

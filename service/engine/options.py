@@ -13,14 +13,18 @@ class LaneOptions:
 
     ``max_people``: people tracked per frame, the most confident first (None: all the backend
     gives). ``track_max_age_s``: a track unseen for this long ends. ``classify_hop_s``: each track's
-    window is classified at most this often (0: on every pose). ``max_window_gap_s``: a longer gap
-    in a track restarts its window. ``publish_poses``: also emit a pose event per frame.
+    window is classified at most this often (0: on every pose). ``publish_poses``: also emit a pose
+    event per frame. (A gap in a track longer than ``TrackWindows``' own ``max_gap_s`` restarts its
+    window, everywhere.)
+
+    Adding a tracker knob: a field here, with its bound below, and its argument in
+    ``service.engine.analyzer.make_tracker``; a field of the same name in the config's pipeline
+    section lets users set it (``service.config.lane_options`` passes it on).
     """
 
     max_people: int | None = None
     track_max_age_s: float = 1.0
     classify_hop_s: float = 0.25
-    max_window_gap_s: float = 0.5
     publish_poses: bool = False
 
     def __post_init__(self) -> None:
@@ -28,7 +32,6 @@ class LaneOptions:
             raise ValueError(f"max_people must be None or an int >= 1, got {self.max_people!r}")
         _seconds("track_max_age_s", self.track_max_age_s, low_open=True, high=60.0)
         _seconds("classify_hop_s", self.classify_hop_s, low_open=False, high=30.0)
-        _seconds("max_window_gap_s", self.max_window_gap_s, low_open=True, high=60.0)
 
 
 def _seconds(name: str, value: float, *, low_open: bool, high: float) -> None:

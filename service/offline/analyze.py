@@ -14,21 +14,19 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from capture.frame import Frame
-from capture.sources import FileSource, SourceError, SourceOptions
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
 from inference.poses import TrackedPoses
 from service.engine.analyzer import FrameAnalyzer, FrameResult, LaneOptions
 from service.engine.segments import Classification, SegmentParams, SegmentTracker
 from service.offline.annotate import annotate
+from service.offline.reader import CAMERA_ID, file_frames
 from service.offline.timeline import Segment, confirmed_segments, label_segments
 from service.offline.video_probe import BadVideoError, VideoInfo, probe_video
 from service.offline.video_writer import H264Writer
@@ -37,7 +35,6 @@ from service.outputs.events import ActionEvent
 log = logging.getLogger(__name__)
 
 TIMELINE_VERSION = 1
-CAMERA_ID = "video"
 Progress = Callable[[int, int | None], object]
 
 
@@ -144,11 +141,7 @@ def analyze_video(
     src = Path(path)
     info = info or probe_video(src)
     t_start = time.perf_counter()
-    source = FileSource(src, CAMERA_ID, SourceOptions())
-    try:
-        source.open()
-    except SourceError as exc:
-        raise BadVideoError("corrupt", str(exc)) from None
+    frames = file_frames(src, (info.width, info.height), CAMERA_ID)
     analyzer = FrameAnalyzer(classifier, SegmentTracker(opts.segments))
     analyzer.add_camera(CAMERA_ID, opts.lane)
     writer = H264Writer(video_out, info.width, info.height, info.fps) if video_out else None
@@ -157,7 +150,7 @@ def analyze_video(
         while True:
             if cancel is not None and cancel.is_set():
                 raise AnalysisCancelledError(f"analysis of {src.name} cancelled")
-            chunk = run.read_chunk(source)
+            chunk = run.read_chunk(frames)
             if not chunk:
                 break
             run.process(chunk, backend)
@@ -171,7 +164,7 @@ def analyze_video(
             writer.abort()
         raise
     finally:
-        source.release()
+        frames.close()
     if run.frames_read == 0:
         raise BadVideoError("corrupt", f"{src.name}: no frame could be decoded; the file is damaged")
     if info.frames and run.frames_read < info.frames:
@@ -218,23 +211,19 @@ class _Run:
         self.last_seen: dict[int, int] = {}
         self.latest: FrameResult | None = None
 
-    def read_chunk(self, source: FileSource) -> list[tuple[Frame, bool]]:
+    def read_chunk(self, frames: Generator[Frame, None, None]) -> list[tuple[Frame, bool]]:
         """Frames up to and including the ``batch_size``-th one to analyse, in order."""
         chunk: list[tuple[Frame, bool]] = []
         admitted = 0
         while admitted < self.opts.batch_size:
-            got = source.read()
-            if got is None:
+            frame = next(frames, None)
+            if frame is None:
                 break
-            pts, image = got
-            index = self.frames_read
             self.frames_read += 1
-            self.pts.append(pts)
-            if image.shape[:2] != (self.info.height, self.info.width):
-                image = cv2.resize(image, (self.info.width, self.info.height))
-            take = index % self.opts.stride == 0
+            self.pts.append(frame.pts)
+            take = frame.seq % self.opts.stride == 0
             admitted += take
-            chunk.append((Frame(CAMERA_ID, index, pts, time.monotonic(), image), take))
+            chunk.append((frame, take))
         return chunk
 
     def keep(self, result: FrameResult) -> None:
