@@ -29,6 +29,8 @@ visibility >= 0.5.
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,6 +43,7 @@ from inference.backends.base import (
     clip_to_image,
     import_or_unavailable,
 )
+from inference.backends.native_stderr import filtered_native_stderr
 from inference.keypoints import MEDIAPIPE33_TO_COCO17, NUM_KEYPOINTS
 from inference.poses import Poses
 
@@ -48,6 +51,11 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'mediapipe==0.10.14'  (or: pip install -e '.[mediapipe]')"
 _MIN_VISIBLE = 0.5
+# What MediaPipe's C++ side prints when a graph first runs; harmless, and nothing a user can act on.
+_NATIVE_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\)|Feedback manager requires a model with a single "
+    r"signature|Created TensorFlow Lite XNNPACK delegate"
+)
 
 # Image (BGR uint8) -> person boxes (N, 4) x1, y1, x2, y2 in pixels, most confident first.
 PersonDetector = Callable[[np.ndarray], np.ndarray]
@@ -151,6 +159,8 @@ class MediaPipeBackend(PoseBackend):
         if not 0.0 <= crop_padding <= 2.0:
             raise ValueError(f"crop_padding must be in [0, 2] (fraction of the box size), got {crop_padding}")
         mp = import_or_unavailable("mediapipe", backend=self.name, install=INSTALL_HINT)
+        # MediaPipe's solutions call a protobuf API deprecated in protobuf 4 on every frame.
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
         self.device = "cpu"
         self.max_people = max_people
         self.stream_mode = stream_mode
@@ -172,7 +182,9 @@ class MediaPipeBackend(PoseBackend):
                 min_tracking_confidence=min_tracking_confidence,
             )
 
-        self._pose: Any = make(static=not stream_mode)
+        with filtered_native_stderr(_NATIVE_NOISE, log):
+            self._pose: Any = make(static=not stream_mode)
+        self._graph_started = False  # the C++ noise comes with the graph's first run
         self._detector: PersonDetector | None = None
         if max_people > 1:
             self._detector = person_detector if person_detector is not None else HogPersonDetector()
@@ -215,7 +227,12 @@ class MediaPipeBackend(PoseBackend):
     def _landmarks(self, image: np.ndarray) -> np.ndarray | None:
         """BlazePose on one BGR image: COCO-17 ``(17, 3)`` in that image's pixels, or None."""
         rgb = np.ascontiguousarray(image[:, :, ::-1])
-        result = self._pose.process(rgb)
+        if self._graph_started:
+            result = self._pose.process(rgb)
+        else:
+            with filtered_native_stderr(_NATIVE_NOISE, log):
+                result = self._pose.process(rgb)
+            self._graph_started = True
         if result.pose_landmarks is None:
             return None
         lm = result.pose_landmarks.landmark
