@@ -36,7 +36,7 @@ $(VENV)/.dev-stamp: pyproject.toml constraints.txt | $(BIN)/python
 $(VENV)/.detectron2-stamp: constraints.txt | $(VENV)/.dev-stamp
 	$(PIP) 'setuptools<81' wheel ninja
 	MAX_JOBS=$${MAX_JOBS:-2} $(PIP) --no-build-isolation '$(DETECTRON2_SRC)'
-	$(BIN)/python -c 'import mediapipe, detectron2; from detectron2 import model_zoo'
+	$(BIN)/python -W ignore -c 'import mediapipe, detectron2; from detectron2 import model_zoo'
 	touch $@
 
 venv-run: $(VENV)/.run-stamp
