@@ -23,7 +23,7 @@ HARDWARE_SKIP_PREFIXES = ("no CUDA", "no GPU", "no Docker engine")
 SKIP_FAILS_IN_CI = (
     "CI=true: a required part is missing, so this fails instead of skipping: {reason}. "
     "Only tests that need a CUDA GPU or a Docker engine may skip in CI; install the missing part "
-    "(make system-deps, make venv-dev, make venv-detectron2; see the README's Tests section)."
+    "(make test does: make system-deps, venv-dev, venv-detectron2)."
 )
 
 
