@@ -182,9 +182,12 @@ class MediaPipeBackend(PoseBackend):
                 min_tracking_confidence=min_tracking_confidence,
             )
 
+        # The C++ noise comes from the graph's calculators opening, which runs on MediaPipe's own
+        # threads after the constructor returns; process() waits until the whole graph is idle, so one
+        # blank frame inside the window catches all of it (and takes the start-up cost off frame 1).
         with filtered_native_stderr(_NATIVE_NOISE, log):
             self._pose: Any = make(static=not stream_mode)
-        self._graph_started = False  # the C++ noise comes with the graph's first run
+            self._pose.process(np.zeros((128, 128, 3), np.uint8))
         self._detector: PersonDetector | None = None
         if max_people > 1:
             self._detector = person_detector if person_detector is not None else HogPersonDetector()
@@ -227,12 +230,7 @@ class MediaPipeBackend(PoseBackend):
     def _landmarks(self, image: np.ndarray) -> np.ndarray | None:
         """BlazePose on one BGR image: COCO-17 ``(17, 3)`` in that image's pixels, or None."""
         rgb = np.ascontiguousarray(image[:, :, ::-1])
-        if self._graph_started:
-            result = self._pose.process(rgb)
-        else:
-            with filtered_native_stderr(_NATIVE_NOISE, log):
-                result = self._pose.process(rgb)
-            self._graph_started = True
+        result = self._pose.process(rgb)
         if result.pose_landmarks is None:
             return None
         lm = result.pose_landmarks.landmark
