@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,19 @@ INSTALL_HINT = (
     "'git+https://github.com/facebookresearch/detectron2.git'  (Detectron2 is not on PyPI; it builds "
     "against the installed torch, with CUDA kernels when CUDA is present or FORCE_CUDA=1)"
 )
+# Chatter of Detectron2 on current torch and setuptools: harmless, and nothing a user can act on.
+_HARMLESS_WARNINGS = (
+    "pkg_resources is deprecated",  # model_zoo's import; setuptools<81 still ships it
+    "`torch.jit.script` is deprecated",
+    "torch.meshgrid: in an upcoming release",
+)
+_HARMLESS_TORCH_LOG = "is_fx_tracing will return true"
+
+
+def _drop_harmless_torch_log(record: logging.LogRecord) -> bool:
+    return _HARMLESS_TORCH_LOG not in record.getMessage()
+
+
 # ImageNet std in BGR order on the 0-255 scale: only for random weights (the zoo model uses 1.0).
 _IMAGENET_STD_BGR = [57.375, 57.120, 58.395]
 
@@ -77,6 +92,9 @@ class Detectron2Backend(PoseBackend):
             raise ValueError(f"weights must be 'DEFAULT' or None (random, for tests), got {weights!r}")
         import_or_unavailable("torch", backend=self.name, install="pip install 'torch==2.15.0'")
         import_or_unavailable("detectron2", backend=self.name, install=INSTALL_HINT)
+        for message in _HARMLESS_WARNINGS:
+            warnings.filterwarnings("ignore", message=re.escape(message))
+        logging.getLogger("torch.fx._symbolic_trace").addFilter(_drop_harmless_torch_log)
         import torch  # noqa: PLC0415 - heavy, imported only when this backend is built
 
         try:

@@ -30,6 +30,8 @@ visibility >= 0.5.
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,6 +44,7 @@ from inference.backends.base import (
     clip_to_image,
     import_or_unavailable,
 )
+from inference.backends.native_stderr import filtered_native_stderr
 from inference.keypoints import MEDIAPIPE33_TO_COCO17, NUM_KEYPOINTS
 from inference.poses import Poses
 
@@ -49,6 +52,11 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'mediapipe==0.10.14'  (or: pip install -e '.[mediapipe]')"
 _MIN_VISIBLE = 0.5
+# What MediaPipe's C++ side prints when a graph first runs; harmless, and nothing a user can act on.
+_NATIVE_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\)|Feedback manager requires a model with a single "
+    r"signature|Created TensorFlow Lite XNNPACK delegate"
+)
 
 # Image (BGR uint8) -> person boxes (N, 4) x1, y1, x2, y2 in pixels, most confident first.
 PersonDetector = Callable[[np.ndarray], np.ndarray]
@@ -160,6 +168,8 @@ class MediaPipeBackend(PoseBackend):
         if not 0.0 <= crop_padding <= 2.0:
             raise ValueError(f"crop_padding must be in [0, 2] (fraction of the box size), got {crop_padding}")
         mp = import_or_unavailable("mediapipe", backend=self.name, install=INSTALL_HINT)
+        # MediaPipe's solutions call a protobuf API deprecated in protobuf 4 on every frame.
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
         self.device = "cpu"
         self.max_people = max_people
         self.stream_mode = stream_mode
@@ -181,7 +191,12 @@ class MediaPipeBackend(PoseBackend):
                 min_tracking_confidence=min_tracking_confidence,
             )
 
-        self._pose: Any = make(static=not stream_mode)
+        # The C++ noise comes from the graph's calculators opening, which runs on MediaPipe's own
+        # threads after the constructor returns; process() waits until the whole graph is idle, so one
+        # blank frame inside the window catches all of it (and takes the start-up cost off frame 1).
+        with filtered_native_stderr(_NATIVE_NOISE, log):
+            self._pose: Any = make(static=not stream_mode)
+            self._pose.process(np.zeros((128, 128, 3), np.uint8))
         self._detector: PersonDetector | None = None
         if max_people > 1:
             self._detector = person_detector if person_detector is not None else HogPersonDetector()

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         service = Service(config, stop_event=stop)
         for cam in service.pipeline.cameras:
-            log.info("camera %s: %s", cam.camera_id, mask_credentials(cam.source.describe()))
+            log.info("serving %s", mask_credentials(cam.source.describe()))
         return service.run()
     except (PipelineError, PublisherError, HttpServerError, ModelFileError, BackendUnavailable) as exc:
         raise UsageError(str(exc)) from None

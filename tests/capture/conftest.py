@@ -15,6 +15,8 @@ from capture.state import SourceState, StateChange
 from tests.rtsp_server import RtspServer, unavailable_reason
 
 PASSWORD = "Sup3rS3cretPw"  # put in URLs; must never show up in any output
+# A webcam index with no /dev/videoN on this machine, for the missing-webcam errors.
+ABSENT_WEBCAM = next(n for n in range(97, 1000) if not Path(f"/dev/video{n}").exists())
 
 
 def capture_threads() -> set[str]:

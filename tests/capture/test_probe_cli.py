@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.capture.conftest import ABSENT_WEBCAM
 from tests.conftest import ROOT
 from tests.rtsp_server import RtspServer
 
@@ -59,14 +60,12 @@ def test_probe_corrupt_file_exits_2(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["ftp://h/x"], "unsupported source scheme"),
-        (["/dev/video97"], "webcam /dev/video97 does not exist"),
+        ([f"/dev/video{ABSENT_WEBCAM}"], f"webcam /dev/video{ABSENT_WEBCAM} does not exist"),
         (["clip.mp4", "--seconds", "-1"], "expected seconds in"),
         (["rtsp://h/x", "--transport", "sctp"], "invalid choice"),
     ],
 )
 def test_probe_bad_arguments_exit_2(args: list[str], message: str) -> None:
-    if Path("/dev/video97").exists():
-        pytest.skip("/dev/video97 exists here")
     code, _, stderr = probe(*args)
     assert code == 2 and message in stderr
 

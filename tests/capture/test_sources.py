@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -23,7 +22,7 @@ from capture.sources import (
     WebcamSource,
     open_source,
 )
-from tests.capture.conftest import write_video
+from tests.capture.conftest import ABSENT_WEBCAM, write_video
 
 OPTS = SourceOptions()
 
@@ -109,12 +108,10 @@ def test_rtsp_describe_and_repr_are_masked() -> None:
 
 
 def test_missing_webcam_gives_clear_error() -> None:
-    device = "/dev/video97"
-    if Path(device).exists():
-        pytest.skip(f"{device} exists here")
-    for spec in (97, device):
+    device = f"/dev/video{ABSENT_WEBCAM}"
+    for spec in (ABSENT_WEBCAM, device):
         source = open_source(spec, camera_id="cam", options=SourceOptions(width=640, height=480, fps=30))
-        with pytest.raises(SourceError, match=r"webcam /dev/video97 does not exist.*ls /dev/video\*"):
+        with pytest.raises(SourceError, match=rf"webcam {device} does not exist.*ls /dev/video\*"):
             source.open()
         source.release()  # safe after a failed open
 
@@ -149,7 +146,7 @@ def test_file_every_frame_once_in_order(tmp_path: Path) -> None:
     assert all(img.dtype == np.uint8 and img.shape == (48, 64, 3) for _, img in frames)
 
 
-def test_real_wave_video_has_125_frames(shared_data: Path) -> None:
+def test_real_wave_video_has_125_frames(shared_data: Path, ffprobe: str) -> None:
     path = shared_data / "videos" / "omkarnagarkar55_wave.mp4"
     source = open_source(str(path), camera_id="wave", options=OPTS)
     assert isinstance(source, FileSource)
@@ -159,13 +156,12 @@ def test_real_wave_video_has_125_frames(shared_data: Path) -> None:
     pts = [p for p, _ in frames]
     assert all(b > a for a, b in itertools.pairwise(pts))
     assert frames[0][1].shape == (420, 420, 3)
-    if shutil.which("ffprobe"):
-        counted = subprocess.run(
-            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-             "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-            capture_output=True, text=True, timeout=60, check=True,
-        ).stdout.strip()  # fmt: skip
-        assert int(counted) == 125
+    counted = subprocess.run(
+        [ffprobe, "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert int(counted) == 125
 
 
 def test_corrupt_file_gives_clear_error(tmp_path: Path) -> None:
