@@ -191,9 +191,9 @@ class RecordingRtspSource(RtspSource):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.open_times: list[float] = []
 
-    def open(self) -> None:
+    def open(self, cancel: threading.Event | None = None) -> None:
         self.open_times.append(time.monotonic())
-        super().open()
+        super().open(cancel)
 
 
 @pytest.mark.slow
