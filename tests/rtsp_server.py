@@ -4,7 +4,8 @@
 Run by the SYSTEM python (``/usr/bin/python3``, which has python3-gi), never by the project's venv.
 Two sources:
 
-* ``--source test``: ``videotestsrc is-live=true`` (a moving ball; a time overlay when gstreamer1.0-x is there) at ``--fps``/``--width``/``--height``;
+* ``--source test``: ``videotestsrc is-live=true`` (a moving ball, with a time overlay where
+  gstreamer1.0-x is installed) at ``--fps``/``--width``/``--height``;
 * ``--source PATH``: a video file decoded once into memory and served in an endless loop at its own
   frame rate (or ``--fps``), so a 125-frame clip becomes a never-ending camera.
 

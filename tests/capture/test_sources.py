@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
