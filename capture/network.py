@@ -83,6 +83,15 @@ class RtspSource(FfmpegSource):
         return args, playlist
 
     def _open_error(self, errors: list[str], returncode: int | None, elapsed_s: float) -> SourceError:
+        # The playlist wrapper's own lines ("Impossible to open 'URL'", "pipe:0: ...") add nothing.
+        errors = [e.removeprefix("pipe:0: ") for e in errors if not e.startswith("Impossible to open")]
+        read_timeout = self.options.read_timeout_s
+        if all("Invalid data found" in e for e in errors) and elapsed_s >= 0.9 * read_timeout:
+            # What the wrapper makes of a read that timed out in the handshake.
+            return SourceError(
+                f"cannot open {self.describe()}: the camera accepted the connection but sent nothing for "
+                f"{read_timeout:g} s (the read timeout): it hangs or is overloaded"
+            )
         said = ffmpeg_said(errors, returncode)
         hint = next((h for key, h in _HINTS if key in said), _DEFAULT_HINT)
         return SourceError(f"cannot open {self.describe()}: {said} (after {elapsed_s:.2f} s): {hint}")

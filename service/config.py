@@ -51,8 +51,8 @@ class CameraConfig(_Section):
     )
     open_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Give up opening the source after.")
     read_timeout_s: float = Field(default=5.0, gt=0, le=120, description="Give up one read after.")
-    stall_timeout_s: float = Field(
-        default=10.0, gt=0, le=600, description="No frame for this long: the source is stalled and reopened."
+    stall_timeout_s: float | None = Field(
+        default=None, gt=0, le=600, description="No frame for this long: stalled, reopened (unset: derived)."
     )
     backoff_initial_s: float = Field(default=0.5, gt=0, le=60, description="First reconnect delay.")
     backoff_max_s: float = Field(default=30.0, gt=0, le=3600, description="Reconnect delay cap (doubling).")

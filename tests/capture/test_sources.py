@@ -1,4 +1,4 @@
-"""Sources: spec parsing, options, clear errors, and files read losslessly (real videos, real OpenCV)."""
+"""Sources: spec parsing, options, clear errors, and files read losslessly (real videos, real ffmpeg)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from capture.sources import (
     RtspSource,
     SourceError,
     SourceOptions,
+    SourceUnreachableError,
     WebcamSource,
     open_source,
 )
-from tests.capture.conftest import write_video
+from tests.capture.conftest import UNREADABLE, make_unreadable, write_video
+from tests.rtsp_server import free_port
 
 OPTS = SourceOptions()
 
@@ -172,6 +174,39 @@ def test_corrupt_file_gives_clear_error(tmp_path: Path) -> None:
     source = open_source(str(bad), camera_id="c", options=OPTS)
     with pytest.raises(SourceError, match="corrupt, truncated or not a video"):
         source.open()
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE))
+def test_unreadable_files_fail_to_open_with_what_is_wrong(tmp_path: Path, kind: str) -> None:
+    path = make_unreadable(tmp_path, kind)
+    source = open_source(str(path), camera_id="c", options=OPTS)
+    started = time.monotonic()
+    with pytest.raises(SourceError) as info:
+        source.open()
+    assert time.monotonic() - started < OPTS.open_timeout_s  # an answer, not a timeout
+    message = str(info.value)
+    assert f"cannot read {path} as a video" in message and UNREADABLE[kind] in message, message
+    source.release()
+
+
+def test_refused_connection_says_refused_not_timeout() -> None:
+    port = free_port()
+    source = open_source(f"rtsp://127.0.0.1:{port}/cam", camera_id="c", options=OPTS)
+    started = time.monotonic()
+    with pytest.raises(SourceUnreachableError) as info:
+        source.open()
+    took = time.monotonic() - started
+    message = str(info.value)
+    assert f"connection to 127.0.0.1:{port} refused after 0.0" in message, message
+    assert "timeout" not in message and took < 1.0
+
+
+def test_unknown_host_says_so() -> None:
+    source = open_source("rtsp://user:pw@camera.invalid/stream", camera_id="c", options=OPTS)
+    expected = r"cannot resolve the host name 'camera\.invalid'"
+    with pytest.raises(SourceUnreachableError, match=expected) as info:
+        source.open()
+    assert "pw" not in str(info.value)
 
 
 def test_file_deleted_after_parsing_gives_clear_error(small_video: Path) -> None:
