@@ -439,7 +439,8 @@ class CaptureThread:
         while True:
             if self._stopping():
                 return _Outcome.STOPPED, "stop requested"
-            session.wake.wait(_POLL_S)
+            if session.wake.wait(_POLL_S):
+                session.wake.clear()  # then look: a wake set after this is seen at the next wait
             done = session.done.is_set()
             last = session.last_frame_at
             if last is not None and self._state is not SourceState.ONLINE:
