@@ -68,6 +68,10 @@ class FfmpegMissingError(FileNotFoundError):
     """The ffmpeg executable is not on PATH."""
 
 
+class FfmpegOutputError(RuntimeError):
+    """ffmpeg's output does not look the way this module reads it (another ffmpeg version?)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FrameMeta:
     """What showinfo said about one frame: its index, stream time (None if it has none) and size."""
@@ -221,7 +225,13 @@ class FfmpegDecoder:
         while not self._metas:
             if not self._err_open or self._stopped():
                 return None
-            self._wait(deadline, want_out=False)
+            if self._wait(deadline, want_out=True):  # a frame's bytes: its line must be here by now
+                self._drain_stderr()
+                if not self._metas:
+                    raise FfmpegOutputError(
+                        "ffmpeg wrote a frame without its showinfo line: this ffmpeg version's output "
+                        "is not understood"
+                    )
         return self._metas[0]
 
     def read_frame(self, timeout: float | None = None) -> tuple[FrameMeta, np.ndarray] | None:
@@ -255,8 +265,8 @@ class FfmpegDecoder:
     def _stopped(self) -> bool:
         return self._killed or self._cancel.is_set()
 
-    def _wait(self, deadline: float | None, *, want_out: bool) -> None:
-        """One poll() round: drain stderr, return when stdout may be read (or a tick passed)."""
+    def _wait(self, deadline: float | None, *, want_out: bool) -> bool:
+        """One poll() round: drain stderr; True when stdout has bytes to read (False: a tick passed)."""
         tick = _TICK_S
         if deadline is not None:
             remaining = deadline - time.monotonic()
@@ -270,10 +280,14 @@ class FfmpegDecoder:
             poller.register(self._out_fd, select.POLLIN)
         if not self._err_open and not (want_out and self._out_open):
             time.sleep(tick)
-            return
-        for fd, _events in poller.poll(tick * 1000):
+            return False
+        out_ready = False
+        for fd, events in poller.poll(tick * 1000):
             if fd == self._err_fd:
                 self._drain_stderr()
+            elif events & select.POLLIN:
+                out_ready = True
+        return out_ready
 
     def _drain_stderr(self) -> None:
         while self._err_open:
