@@ -17,7 +17,7 @@ from capture.frame import Frame
 from capture.queue import FrameQueue
 from capture.sources import TRANSPORTS, SourceError, SourceOptions, configure_native_logging, open_source
 from capture.state import StateChange
-from capture.thread import CaptureThread, WatchdogOptions
+from capture.thread import STALL_FRAMES, STALL_MIN_S, CaptureThread, WatchdogOptions
 from service.cli.common import UsageError, number
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,11 @@ def register(subparsers: Any) -> None:
         "--stall-timeout",
         type=seconds,
         default=watchdog.stall_timeout_s,
-        help="seconds without frames (default: %(default)s)",
+        help=(
+            "seconds without frames before a live source counts as stalled (default: derived from "
+            f"the stream: {STALL_FRAMES} frame intervals, at least {STALL_MIN_S:g} s, at most "
+            "--read-timeout; the summary says which)"
+        ),
     )
     parser.add_argument("--camera-id", default="probe", help="name used in logs (default: %(default)s)")
     parser.set_defaults(handler=run)
@@ -150,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             "dropped": sum(dropped.values()),
             "dropped_by_reason": dropped,
             "reconnects": capture.reconnects,
+            "stall_timeout_s": round(capture.stall_timeout_s, 3) if source.is_live else None,
             "error": str(capture.error) if capture.error else None,
         }
     )

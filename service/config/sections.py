@@ -107,7 +107,8 @@ class CameraConfig(_Section):
     )
     stall_timeout_s: float | None = Field(
         default=_watchdog("stall_timeout_s"),
-        description="No frame for this long: the source is stalled and reopened (unset: capture's default).",
+        description="No frame for this long: the source is stalled and reopened (unset: derived from the "
+        "stream, 25 frame intervals, at least 3 s, at most read_timeout_s).",
     )
     backoff_initial_s: float = Field(
         default=_watchdog("backoff_initial_s"), description="First reconnect delay."

@@ -138,3 +138,11 @@ def test_env_example_names_every_variable_compose_requires() -> None:
     example = (DEPLOY / ".env.example").read_text()
     defined = set(re.findall(r"^(\w+)=", example, re.MULTILINE))
     assert required and required <= defined
+
+
+def test_example_config_leaves_the_stall_timeout_to_the_stream() -> None:
+    camera = load_config(EXAMPLE, env={}).cameras[0]
+    watchdog = camera.watchdog_options()
+    assert watchdog.stall_timeout_s is None, "derived by capture from the stream's frame rate"
+    assert watchdog.stall_timeout_for(1 / 25, camera.read_timeout_s) == 3.0
+    assert watchdog.stall_timeout_for(1 / 5, camera.read_timeout_s) == camera.read_timeout_s == 5
