@@ -546,11 +546,9 @@ class CaptureThread:
             at=time.monotonic(),
         )
         self._state = state
-        level = logging.INFO if state in (SourceState.CONNECTING, SourceState.ONLINE) else logging.WARNING
-        if state is SourceState.ENDED:
-            level = logging.INFO
-        log.log(
-            level,
+        # DEBUG: the owner tells people (the service's console, probe's JSON lines); a line here
+        # too would say every change twice.
+        log.debug(
             "%s: %s -> %s: %s",
             self.source.describe(),
             change.previous.value if change.previous else "-",

@@ -16,6 +16,7 @@ from service.engine.analyzer import BackendFactory, ClassifierFactory, FrameResu
 from service.outputs.http import HttpServer, create_app
 from service.outputs.metrics import Metrics
 from service.outputs.publisher import Publisher
+from service.runtime.console import ConsoleLog
 from service.runtime.pipeline import Pipeline, SourceOpener, StatusSink
 from service.runtime.sinks import Sinks
 from service.runtime.worker import ResultSink
@@ -54,10 +55,20 @@ class Service:
             self.previews = LivePreviews(
                 [c.id for c in config.enabled_cameras], max_events=config.web.live_events
             )
+        # What the service finds, in the console: segments, state changes, a summary at exit.
+        self.console = ConsoleLog(
+            [c.id for c in config.enabled_cameras], self.metrics, stop_event=self.stop_event
+        )
         # Every result and state change goes to each sink in turn; one that fails is logged and
         # counted, and the others still get it.
-        results: list[tuple[str, ResultSink]] = [("event publisher", self._publish_result)]
-        statuses: list[tuple[str, StatusSink]] = [("event publisher", self.publisher.publish_event)]
+        results: list[tuple[str, ResultSink]] = [
+            ("event publisher", self._publish_result),
+            ("console", self.console.on_result),
+        ]
+        statuses: list[tuple[str, StatusSink]] = [
+            ("event publisher", self.publisher.publish_event),
+            ("console", self.console.on_status),
+        ]
         if self.previews is not None:
             results.append(("live preview", self.previews.update))
             statuses.append(("live preview", self.previews.record))
@@ -74,6 +85,7 @@ class Service:
             stop_event=self.stop_event,
             source_opener=source_opener,
         )
+        self.console.live = frozenset(c.camera_id for c in self.pipeline.cameras if c.source.is_live)
         self.web: WebUI | None = None
         if config.web.enabled:
             self.web = build_web_ui(
@@ -158,3 +170,4 @@ class Service:
             ]
             log.warning("shutdown left threads running: %s", ", ".join(alive))
         log.info("stopped in %.2f s", time.monotonic() - t0)
+        self.console.summary()  # the counters are final now: pipeline and publisher have stopped

@@ -34,11 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="actionstream", description="Real-time human action recognition on video streams."
     )
-    parser.add_argument(
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="logging verbosity (default: %(default)s)",
+        help="logging verbosity (default: %(default)s; DEBUG adds thread names)",
+    )
+    verbosity.add_argument(
+        "-q",
+        "--quiet",
+        dest="log_level",
+        action="store_const",
+        const="WARNING",
+        help="only warnings and errors (--log-level WARNING)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
@@ -47,9 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(level: str) -> None:
+    # Thread names only when debugging: at INFO the message says which camera (a capture thread's
+    # name would repeat it) and the console stays readable.
+    thread = "%(threadName)s " if level == "DEBUG" else ""
     logging.basicConfig(
         level=getattr(logging, level),
-        format="%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)-7s {thread}%(name)s: %(message)s",
         stream=sys.stderr,
     )
 

@@ -1,9 +1,10 @@
 """Where results go: one callback per consumer, called in turn for every result.
 
 A worker hands each :class:`~service.engine.analyzer.FrameResult` to one callback; the service
-builds that callback from its sinks (the publisher, the live preview) with :class:`Sinks`. A sink
-that raises is logged (at most every few seconds per sink, with its traceback) and counted in
-``worker_errors{stage="publish"}``; the other sinks still get the result and the worker goes on.
+builds that callback from its sinks (the publisher, the console, the live preview) with
+:class:`Sinks`. A sink that raises is logged (at most every few seconds per sink, with its
+traceback) and counted in ``worker_errors{stage="publish"}``; the other sinks still get the result
+and the worker goes on.
 """
 
 from __future__ import annotations
