@@ -169,5 +169,5 @@ class Service:
                 t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
             ]
             log.warning("shutdown left threads running: %s", ", ".join(alive))
-        log.info("stopped in %.2f s", time.monotonic() - t0)
         self.console.summary()  # the counters are final now: pipeline and publisher have stopped
+        log.info("stopped in %.2f s", time.monotonic() - t0)
