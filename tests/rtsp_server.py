@@ -4,7 +4,8 @@
 Run by the SYSTEM python (``/usr/bin/python3``, which has python3-gi), never by the project's venv.
 Two sources:
 
-* ``--source test``: ``videotestsrc is-live=true`` with a time overlay at ``--fps``/``--width``/``--height``;
+* ``--source test``: ``videotestsrc is-live=true`` (a moving ball, with a time overlay where
+  gstreamer1.0-x is installed) at ``--fps``/``--width``/``--height``;
 * ``--source PATH``: a video file decoded once into memory and served in an endless loop at its own
   frame rate (or ``--fps``), so a 125-frame clip becomes a never-ending camera.
 
@@ -50,10 +51,12 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs under /usr/bin/py
 
     if args.source == "test":
         fps = args.fps or 25
+        # The time overlay (gstreamer1.0-x) is a nicety for people watching; the ball moves without it.
+        overlay = "timeoverlay ! " if Gst.ElementFactory.find("timeoverlay") else ""
         launch = (
             f"( videotestsrc is-live=true pattern=ball ! "
             f"video/x-raw,width={args.width},height={args.height},framerate={fps}/1 ! "
-            f"timeoverlay ! videoconvert ! video/x-raw,format=I420 ! {encoder.format(gop=fps)} ! "
+            f"{overlay}videoconvert ! video/x-raw,format=I420 ! {encoder.format(gop=fps)} ! "
             f"rtph264pay name=pay0 pt=96 config-interval=1 )"
         )
         factory = GstRtspServer.RTSPMediaFactory()
@@ -178,7 +181,7 @@ def unavailable_reason() -> str | None:
         "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
         "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
         "f = Gst.ElementFactory.find; "
-        "missing = [e for e in ('videotestsrc', 'timeoverlay', 'rtph264pay', 'decodebin') if not f(e)]; "
+        "missing = [e for e in ('videotestsrc', 'rtph264pay', 'decodebin') if not f(e)]; "
         "enc = f('x264enc') or f('openh264enc') or f('avenc_h264_omx'); "
         "missing += [] if enc else ['an H.264 encoder']; "
         "print(','.join(missing))"
