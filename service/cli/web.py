@@ -12,7 +12,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from service.cli.common import UsageError, add_model_arguments, config_overrides, stop_on_signals
+from service.cli.common import (
+    UsageError,
+    add_insecure_argument,
+    add_model_arguments,
+    config_overrides,
+    stop_on_signals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +38,13 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, help="TCP port (default 8080; 0 picks a free one)")
     add_model_arguments(p)
     p.add_argument("--max-upload-mb", type=float, metavar="MIB", help="largest accepted upload")
-    p.add_argument("--jobs-dir", metavar="DIR", help="keep jobs here (default: a temporary directory)")
+    p.add_argument(
+        "--jobs-dir",
+        metavar="DIR",
+        help="keep jobs here (default: $XDG_CACHE_HOME/actionstream/jobs/port-<PORT>)",
+    )
     p.add_argument("--max-concurrent-jobs", type=int, metavar="N", help="analyses at once (default 1)")
+    add_insecure_argument(p, "the upload page")
     p.set_defaults(handler=run)
 
 
@@ -60,21 +71,37 @@ class _NoCameras:
         return True
 
 
-def run(args: argparse.Namespace) -> int:
-    from inference.backends import BackendUnavailable
-    from inference.model_file import ModelFileError
-    from service.app.build import action_classifier_factory, pose_backend_factory
-    from service.app.webui import build_web_ui
+def _config(args: argparse.Namespace) -> Any:
+    """The web app's config, refused (exit 2) when bad or exposed without a token."""
+    from service.app.security import ExposureError, check_http_exposure
     from service.config import ConfigError, load_web_config
-    from service.outputs.http import HttpServer, HttpServerError, create_app
-    from service.outputs.metrics import Metrics
 
     try:
         config = load_web_config(args.config, env=os.environ, overrides=_overrides(args))
     except ConfigError as exc:
         raise UsageError(f"bad config:\n{exc}") from None
+    try:
+        warning = check_http_exposure(config.http, insecure=args.insecure)
+    except ExposureError as exc:
+        raise UsageError(str(exc)) from None
+    if warning:
+        log.warning("%s", warning)
     if not config.web.enabled:
         raise UsageError("web.enabled is false in the config: set it to true to serve the upload page")
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.backends import BackendUnavailable
+    from inference.model_file import ModelFileError
+    from service.app.build import action_classifier_factory, pose_backend_factory
+    from service.app.security import http_access, http_limits
+    from service.app.webui import build_web_ui
+    from service.outputs.http import HttpServer, HttpServerError, create_app
+    from service.outputs.metrics import Metrics
+    from service.web.jobs_dir import JobsDirBusyError
+
+    config = _config(args)
     # Build the models once now: a missing library or model file is reported at start, with what
     # to do, rather than at the first upload.
     try:
@@ -85,11 +112,16 @@ def run(args: argparse.Namespace) -> int:
     except (BackendUnavailable, ModelFileError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     web = build_web_ui(config, backend_factory=backend_factory, classifier_factory=classifier_factory)
-    app = create_app(Metrics(), _NoCameras(), routers=[web.router], require_cameras=False)
-    http = HttpServer(app, config.http.host, config.http.port)
+    app = create_app(
+        Metrics(), _NoCameras(), routers=[web.router], require_cameras=False, access=http_access(config.http)
+    )
+    http = HttpServer(app, config.http.host, config.http.port, limits=http_limits(config.http))
 
     stop = stop_on_signals()
-    web.start()
+    try:
+        web.start()
+    except JobsDirBusyError as exc:
+        raise UsageError(str(exc)) from None
     try:
         http.start()
     except HttpServerError as exc:

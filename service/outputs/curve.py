@@ -3,8 +3,8 @@
 A key is a Curve25519 key in ZeroMQ's Z85 text form (40 characters). A key *file* is either a
 ZeroMQ certificate as ``zmq.auth`` and ``actionstream keys`` write them (``name.key`` holds the
 public key, ``name.key_secret`` the public and the secret key) or a file holding just the Z85 key.
-An authorized-keys file lists one Z85 public key per line (``#`` starts a comment); a directory of
-``*.key`` certificates works too.
+An authorized-keys file lists one Z85 public key per line (the first word of the line; a line
+starting with ``#`` is a comment); a directory of ``*.key`` certificates works too.
 
 A server accepts a client when the client's public key is in its allow-list, checked by a ZAP
 handler (``zmq.auth.thread.ThreadAuthenticator``) on the server's context. The server's own public
@@ -113,9 +113,10 @@ def load_public_keys(path: str | Path) -> list[bytes]:
         return [load_public_key(path)]
     keys = []
     for number, line in enumerate(text.splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
-        if entry:
-            keys.append(parse_key(entry, f"line {number} of {path}"))
+        # "KEY  # comment": the key is the first word ('#' is also a Z85 character)
+        words = line.split()
+        if words and not words[0].startswith("#"):
+            keys.append(parse_key(words[0], f"line {number} of {path}"))
     return keys
 
 
