@@ -163,6 +163,16 @@ class GuardedH11Protocol(H11Protocol):
             if timer is not None:
                 timer.cancel()
         self._head_timer = self._idle_timer = None
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # A request is being answered (its body turned out malformed): the app sees a
+            # disconnect and writes nothing more; a response already under way is just cut.
+            started = cycle.response_started
+            cycle.disconnected = True
+            cycle.message_event.set()
+            if started:
+                self.transport.close()
+                return
         body = (message + "\n").encode("utf-8", "replace")
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"

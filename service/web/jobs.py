@@ -183,6 +183,7 @@ class JobManager:
         self._lock_file.acquire()
         self._started = True
         self._load()
+        self.sweep()  # what a crashed run left half-done (an upload cut off by a SIGKILL) goes now
         for t in self._threads:
             t.start()
 
@@ -432,7 +433,7 @@ class JobManager:
                     "interrupted by a restart",
                     self._clock(),
                 )
-                (entry / INPUT).unlink(missing_ok=True)
+            (entry / INPUT).unlink(missing_ok=True)  # never needed again (a crash may have left it)
             self._jobs[job.id] = job
             self._save(job)
         if self._jobs:
