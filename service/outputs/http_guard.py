@@ -50,7 +50,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer would make the browser's own Origin "null"
     (b"cross-origin-resource-policy", b"same-origin"),
 )
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -153,12 +153,14 @@ class GuardMiddleware:
             )
         if request.method in _UNSAFE_METHODS:
             origin = request.header("origin")
+            site = request.header("sec-fetch-site")
+            if origin is not None and origin.strip() == "null" and site == "same-origin":
+                origin = None  # a privacy-minded browser hid the origin but vouches it is this one
             if origin is not None and not _same_origin(origin, request.scheme, host):
                 log.warning(
                     "refused a cross-origin %s %s from %r", request.method, request.path, origin[:100]
                 )
                 return _json(403, f"cross-origin request refused: {origin[:100]} is not this server")
-            site = request.header("sec-fetch-site")
             if origin is None and site is not None and site not in ("same-origin", "none"):
                 return _json(403, f"cross-site request refused (Sec-Fetch-Site: {site[:40]})")
         return None

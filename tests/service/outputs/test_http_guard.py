@@ -123,9 +123,12 @@ def test_cross_origin_writes_are_refused(guarded: Any, shared_data: Path) -> Non
         assert upload(c, video, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
         assert c.delete("/api/jobs/" + "0" * 32, headers=evil).status_code == 403
         assert c.post("/login", data={"token": TOKEN}, headers=evil).status_code == 403, "no login CSRF"
+        assert upload(c, video, headers={"Origin": "null"}).status_code == 403, "a sandboxed page"
         assert c.get("/api/jobs").json() == {"jobs": []}, "nothing was created"
         same = {"Origin": guarded.url, "Sec-Fetch-Site": "same-origin"}
         assert upload(c, video, headers=same).status_code == 201
+        hidden = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}  # a browser hiding its origin
+        assert c.post("/login", data={"token": TOKEN}, headers=hidden).status_code == 303
 
 
 def test_foreign_host_headers_are_refused(guarded: Any) -> None:

@@ -136,6 +136,25 @@ def chromium_page(profile: Path) -> Iterator[Any]:
         try:
             page = context.new_page()
             page.set_default_timeout(30_000)
+            violations: list[str] = []  # the pages must work under their own CSP
+            page.on(
+                "console",
+                lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+            )
             yield page
+            assert not violations, violations
         finally:
             context.close()
+
+
+def wait_until(page: Any, expression: str, timeout_ms: float = 30_000) -> Any:
+    """Poll a JavaScript expression until it is truthy (Playwright's wait_for_function evaluates
+    strings with eval, which the pages' CSP forbids)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms / 1000:g} s: {expression}")
+        time.sleep(0.1)
