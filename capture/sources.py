@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import cv2
 
 from capture.base import (
+    MAX_SANE_FPS,
     TRANSPORTS,
     SourceError,
     SourceOptions,
@@ -24,10 +24,10 @@ from capture.base import (
 )
 from capture.file import FileSource
 from capture.network import NETWORK_SCHEMES, RtspSource
-from capture.url import mask_credentials
 from capture.webcam import WebcamSource
 
 __all__ = [
+    "MAX_SANE_FPS",
     "NETWORK_SCHEMES",
     "TRANSPORTS",
     "FileSource",
@@ -38,7 +38,6 @@ __all__ = [
     "VideoSource",
     "WebcamSource",
     "configure_native_logging",
-    "describe_spec",
     "open_source",
 ]
 
@@ -101,11 +100,6 @@ def _file(path_text: str, camera_id: str, options: SourceOptions) -> FileSource:
     if not path.is_file():
         raise SourceError(f"{path} is not a file: give a video file, not a directory")
     return FileSource(path, camera_id, options)
-
-
-def describe_spec(spec: Any) -> str:
-    """A spec as it may be shown to users (masked)."""
-    return mask_credentials(str(spec))
 
 
 def configure_native_logging(debug: bool) -> None:

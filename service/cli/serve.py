@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from typing import Any
 
@@ -18,6 +17,8 @@ from service.cli.common import (
     add_insecure_argument,
     add_model_arguments,
     config_overrides,
+    load_or_usage_error,
+    model_overrides,
     stop_on_signals,
     warn_if_password_in_argument,
 )
@@ -57,9 +58,7 @@ def register(sub: Any) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = config_overrides(
-        ("pose", "backend", args.backend),
-        ("pose", "device", args.device),
-        ("model", "path", args.model),
+        *model_overrides(args),
         ("zmq", "bind", args.zmq_bind),
         ("zmq", "publish_poses", args.publish_poses),
         ("http", "host", args.http_host),
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from inference.model_file import ModelFileError
     from service.app.security import CurveKeyError, ExposureError, check_http_exposure, check_zmq_exposure
     from service.app.serve import Service
-    from service.config import ConfigError, load_config
+    from service.config import load_config
     from service.outputs.http import HttpServerError
     from service.outputs.publisher import PublisherError
     from service.runtime.pipeline import PipelineError
@@ -86,10 +85,7 @@ def run(args: argparse.Namespace) -> int:
     warn_if_password_in_argument(
         args.source, "--source", "a config file, ACTIONSTREAM_CAMERAS__0__SOURCE or cameras[].source_file"
     )
-    try:
-        config = load_config(args.config, env=os.environ, overrides=_overrides(args))
-    except ConfigError as exc:
-        raise UsageError(f"bad config:\n{exc}") from None
+    config = load_or_usage_error(load_config, args.config, _overrides(args))
     try:
         warnings = [
             check_http_exposure(config.http, insecure=args.insecure),

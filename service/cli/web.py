@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,8 @@ from service.cli.common import (
     add_insecure_argument,
     add_model_arguments,
     config_overrides,
+    load_or_usage_error,
+    model_overrides,
     stop_on_signals,
 )
 
@@ -52,9 +53,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return config_overrides(
         ("http", "host", args.host),
         ("http", "port", args.port),
-        ("pose", "backend", args.backend),
-        ("pose", "device", args.device),
-        ("model", "path", args.model),
+        *model_overrides(args),
         ("web", "max_upload_mb", args.max_upload_mb),
         ("web", "jobs_dir", args.jobs_dir),
         ("web", "max_concurrent_jobs", args.max_concurrent_jobs),
@@ -74,12 +73,9 @@ class _NoCameras:
 def _config(args: argparse.Namespace) -> Any:
     """The web app's config, refused (exit 2) when bad or exposed without a token."""
     from service.app.security import ExposureError, check_http_exposure
-    from service.config import ConfigError, load_web_config
+    from service.config import load_web_config
 
-    try:
-        config = load_web_config(args.config, env=os.environ, overrides=_overrides(args))
-    except ConfigError as exc:
-        raise UsageError(f"bad config:\n{exc}") from None
+    config = load_or_usage_error(load_web_config, args.config, _overrides(args))
     try:
         warning = check_http_exposure(config.http, insecure=args.insecure)
     except ExposureError as exc:

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from capture.frame import Frame
 from capture.queue import FrameQueue
 from inference.backends.base import PoseBackend
-from inference.classifier import ActionClassifier
 from inference.poses import Poses
-from service.engine.analyzer import FrameAnalyzer, FrameResult
+from service.engine.analyzer import BackendFactory, ClassifierFactory, FrameAnalyzer, FrameResult
 from service.engine.options import LaneOptions
 from service.engine.segments import SegmentTracker
 from service.outputs.metrics import Metrics
@@ -31,8 +30,6 @@ from service.runtime.stride import StrideController
 
 log = logging.getLogger(__name__)
 
-BackendFactory = Callable[[], PoseBackend]
-ClassifierFactory = Callable[[], ActionClassifier]
 # Gets every result (each carries its frame); the service composes its sinks into this one callback.
 ResultSink = Callable[[FrameResult], object]
 
