@@ -24,6 +24,7 @@ from typing import Any
 import zmq.auth
 
 from service.cli.common import UsageError
+from service.outputs.curve import CurveKeyError, load_secret_key, public_key_of
 
 SERVER = "server"
 TOKEN = "http-token"  # noqa: S105 - a file name
@@ -40,7 +41,7 @@ def register(sub: Any) -> None:
             "--client, the authorized_keys list and an HTTP access token. Existing files are kept."
         ),
     )
-    p.add_argument("dir", metavar="DIR", help="directory for the key files (created, mode 0700)")
+    p.add_argument("dir", metavar="DIR", nargs="?", help="directory for the key files (created, mode 0700)")
     p.add_argument(
         "--client",
         action="append",
@@ -49,10 +50,24 @@ def register(sub: Any) -> None:
         help="make a subscriber keypair NAME.key(_secret) and authorize it (repeatable; "
         "default on a new directory: 'subscriber')",
     )
+    p.add_argument(
+        "--public-of",
+        metavar="FILE",
+        help="print the public key of the secret key in FILE (e.g. the Helm chart's server.key_secret) "
+        "and exit: what subscribers give as --server-key",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.public_of:
+        try:
+            print(public_key_of(load_secret_key(args.public_of)).decode("ascii"))
+        except CurveKeyError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
+    if args.dir is None:
+        raise UsageError("give the directory for the keys (or --public-of FILE)")
     directory = Path(args.dir)
     for name in args.client:
         if not _NAME.match(name) or name == SERVER:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import zmq
 
-from service.outputs.curve import CurveServer, load_public_keys, load_secret_key
+from service.outputs.curve import CurveServer, load_public_key, load_public_keys, load_secret_key
 from service.outputs.publisher import Publisher
 from tests.prometheus_server import free_port
 
@@ -96,6 +96,8 @@ def test_keys_makes_the_secrets_once(cli_argv: list[str], cli_env: dict[str, str
     assert len(load_public_keys(d / "authorized_keys")) == 3
     res = cli(cli_argv, cli_env, "keys", str(d), "--client", "server")
     assert res.returncode == 2
+    res = cli(cli_argv, cli_env, "keys", "--public-of", str(d / "server.key_secret"))
+    assert res.returncode == 0 and res.stdout.strip().encode() == load_public_key(d / "server.key")
 
 
 def test_subscribe_with_curve_keys(cli_argv: list[str], cli_env: dict[str, str], tmp_path: Path) -> None:
