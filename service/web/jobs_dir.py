@@ -54,7 +54,8 @@ class JobsDirLock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        # 0700: uploads are other people's videos; other users of the machine have no business there.
+        self.jobs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         f = (self.jobs_dir / LOCK_NAME).open("a+", encoding="ascii")
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -38,6 +39,7 @@ def test_default_is_stable_per_port_under_the_cache(monkeypatch: pytest.MonkeyPa
 def test_two_processes_cannot_share_a_jobs_dir(tmp_path: Path) -> None:
     first = JobManager(tmp_path / "jobs", FakeRunner())
     first.start()
+    assert stat.S_IMODE((tmp_path / "jobs").stat().st_mode) == 0o700, "only this user reads uploads"
     second = JobManager(tmp_path / "jobs", FakeRunner())
     try:
         with pytest.raises(
