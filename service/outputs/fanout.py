@@ -103,7 +103,12 @@ class Fanout:
             self._open_direct(ep)
             return
         self._listener = self._listen(ep)
-        self._dir = Path(tempfile.mkdtemp(prefix="actionstream-subs-"))  # 0700: only this user
+        # 0700: only this user; short, since an ipc path must fit in 107 bytes
+        base = tempfile.gettempdir()
+        self._dir = Path(
+            # mkdtemp makes a fresh 0700 directory, so a shared /tmp is safe here
+            tempfile.mkdtemp(prefix="actionstream-subs-", dir=base if len(base) < 64 else "/tmp")  # noqa: S108
+        )
         if ep.transport == "tcp":
             host, port = self._listener.getsockname()[:2]
             self.endpoint = str(Endpoint("tcp", host=host, port=port))

@@ -136,7 +136,7 @@ class HttpServer:
             lifespan="off",
             timeout_graceful_shutdown=2,
             http=protocol_for(limits),
-            limit_concurrency=limits.max_connections,
+            limit_concurrency=limits.max_connections + 1,  # uvicorn counts the asking one too
             timeout_keep_alive=int(max(1, limits.keep_alive_s)),
             h11_max_incomplete_event_size=MAX_HEAD + MAX_REQUEST_LINE + 1,
             server_header=False,

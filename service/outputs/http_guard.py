@@ -177,10 +177,9 @@ class GuardMiddleware:
         """True: valid credentials; False: credentials given but wrong; None: none given."""
         token = self.policy.token
         assert token is not None
-        auth = request.header("authorization")
-        if auth is not None:
-            scheme, _, value = auth.partition(" ")
-            return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+        scheme, _, value = (request.header("authorization") or "").partition(" ")
+        if scheme.lower() == "bearer":  # other schemes (a proxy's Basic) are not ours: the cookie decides
+            return hmac.compare_digest(value.strip().encode(), token.encode())
         cookie = request.cookie(COOKIE)
         if cookie is not None:
             return hmac.compare_digest(cookie.encode(), self.policy.session.encode())

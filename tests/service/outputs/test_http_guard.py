@@ -92,6 +92,9 @@ def test_a_token_in_the_url_becomes_an_httponly_strict_cookie(guarded: Any) -> N
         for attribute in ("HttpOnly", "SameSite=Strict", "Path=/"):
             assert attribute in cookie
         assert c.get("/live").status_code == 200, "the cookie is now sent"
+        assert c.get("/live", headers={"Authorization": "Basic cHJveHk6cHc="}).status_code == 200, (
+            "a reverse proxy's own Basic header does not hide the cookie"
+        )
         with c.stream("GET", "/api/cameras/cam0/mjpeg") as stream:
             assert stream.status_code == 200
         assert c.get("/login/status").status_code == 204
