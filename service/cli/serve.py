@@ -70,15 +70,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.backends import BackendUnavailable
-    from inference.model_file import ModelFileError
     from service.app.security import CurveKeyError, ExposureError, check_http_exposure, check_zmq_exposure
-    from service.app.serve import Service
     from service.config import load_config
-    from service.outputs.http import HttpServerError
-    from service.outputs.publisher import PublisherError
-    from service.runtime.pipeline import PipelineError
-    from service.web.jobs_dir import JobsDirBusyError
 
     if args.config is None and args.source is None:
         raise UsageError("nothing to serve: give --source (RTSP URL, webcam index or file) or --config FILE")
@@ -95,6 +88,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     for warning in filter(None, warnings):
         log.warning("%s", warning)
+
+    # The models and the servers load only now: a refused config is refused in a second.
+    from inference.backends import BackendUnavailable
+    from inference.model_file import ModelFileError
+    from service.app.serve import Service
+    from service.outputs.http import HttpServerError
+    from service.outputs.publisher import PublisherError
+    from service.runtime.pipeline import PipelineError
+    from service.web.jobs_dir import JobsDirBusyError
 
     stop = stop_on_signals()
     try:

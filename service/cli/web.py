@@ -88,6 +88,7 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    config = _config(args)  # before the heavy imports: a refused config is refused in a second
     from inference.backends import BackendUnavailable
     from inference.model_file import ModelFileError
     from service.app.build import action_classifier_factory, pose_backend_factory
@@ -97,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
     from service.outputs.metrics import Metrics
     from service.web.jobs_dir import JobsDirBusyError
 
-    config = _config(args)
     # Build the models once now: a missing library or model file is reported at start, with what
     # to do, rather than at the first upload.
     try:
