@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import errno
 import fcntl
 import logging
 import os
@@ -51,7 +50,7 @@ _LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug|trace)\] ?
 _CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")
 
 # What every decoder writes: the first video stream, each frame once (no duplicates or drops),
-# showinfo without its per-plane checksums, bgr24 straight to the pipe after every frame.
+# showinfo without its per-plane checksums, bgr24 to the pipe in one write per frame.
 OUTPUT_ARGS = (
     "-map", "0:v:0",
     "-vf", "showinfo=checksum=0",
@@ -59,6 +58,7 @@ OUTPUT_ARGS = (
     "-pix_fmt", "bgr24",
     "-f", "rawvideo",
     "-flush_packets", "1",
+    "-avioflags", "direct",
     "pipe:1",
 )  # fmt: skip
 GLOBAL_ARGS = ("-hide_banner", "-nostats", "-loglevel", "level+info")
@@ -66,6 +66,10 @@ GLOBAL_ARGS = ("-hide_banner", "-nostats", "-loglevel", "level+info")
 
 class FfmpegMissingError(FileNotFoundError):
     """The ffmpeg executable is not on PATH."""
+
+
+class FfmpegOutputError(RuntimeError):
+    """ffmpeg's output does not look the way this module reads it (another ffmpeg version?)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,8 @@ class FfmpegDecoder:
         self._err_fd = -1
         self._err_open = False
         self._out_open = False
+        self._out_poll = select.poll()
+        self._err_poll = select.poll()
         self._partial = b""
         self._metas: deque[FrameMeta] = deque()
         self._tail: deque[tuple[str, str]] = deque(maxlen=_TAIL_LINES)  # (level, masked text)
@@ -134,6 +140,8 @@ class FfmpegDecoder:
         self._out_open = self._err_open = True
         for fd in (self._out_fd, self._err_fd):
             os.set_blocking(fd, False)
+        self._out_poll.register(self._out_fd, select.POLLIN)
+        self._err_poll.register(self._err_fd, select.POLLIN)
         with contextlib.suppress(OSError):  # fewer, larger reads are an optimisation only
             fcntl.fcntl(self._out_fd, _F_SETPIPE_SZ, _PIPE_BYTES)
         if proc.stdin is not None:
@@ -219,9 +227,13 @@ class FfmpegDecoder:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._metas:
-            if not self._err_open or self._stopped():
+            if self._stopped() or not self._out_open:
                 return None
-            self._wait(deadline, want_out=False)
+            if self._wait(deadline) and not self._metas:  # a frame's bytes: its line must be here by now
+                raise FfmpegOutputError(
+                    "ffmpeg wrote a frame without its showinfo line: this ffmpeg version's output "
+                    "is not understood"
+                )
         return self._metas[0]
 
     def read_frame(self, timeout: float | None = None) -> tuple[FrameMeta, np.ndarray] | None:
@@ -234,19 +246,17 @@ class FfmpegDecoder:
         view = image.reshape(-1).data  # the array's own bytes: read straight into them
         got = 0
         while got < len(view):
-            if self._stopped():
+            if self._stopped() or not self._out_open:
                 return None
             try:
                 n = os.readv(self._out_fd, [view[got:]])
             except BlockingIOError:
-                self._wait(deadline, want_out=True)
+                self._wait(deadline)
                 continue
-            except OSError as exc:
-                if exc.errno == errno.EINTR:
-                    continue
-                raise
+            except InterruptedError:
+                continue
             if n == 0:  # the child is gone in the middle of a frame
-                self._out_open = False
+                self._output_ended()
                 return None
             got += n
         self._metas.popleft()
@@ -255,25 +265,37 @@ class FfmpegDecoder:
     def _stopped(self) -> bool:
         return self._killed or self._cancel.is_set()
 
-    def _wait(self, deadline: float | None, *, want_out: bool) -> None:
-        """One poll() round: drain stderr, return when stdout may be read (or a tick passed)."""
+    def _wait(self, deadline: float | None) -> bool:
+        """Wait up to a tick for frame bytes on stdout; True when there are some.
+
+        Only stdout wakes us (once per frame: ffmpeg writes a frame in one go); stderr is drained
+        after every wait, which is enough since a frame's line is written before the frame.
+        """
         tick = _TICK_S
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("no frame from ffmpeg in time")
             tick = min(tick, remaining)
-        poller = select.poll()
-        if self._err_open:
-            poller.register(self._err_fd, select.POLLIN)
-        if want_out and self._out_open:
-            poller.register(self._out_fd, select.POLLIN)
-        if not self._err_open and not (want_out and self._out_open):
+        if not self._out_open:
             time.sleep(tick)
-            return
-        for fd, _events in poller.poll(tick * 1000):
-            if fd == self._err_fd:
-                self._drain_stderr()
+            return False
+        events = self._out_poll.poll(tick * 1000)
+        self._drain_stderr()
+        if not events:
+            return False
+        if events[0][1] & select.POLLIN:
+            return True
+        self._output_ended()  # hang-up without data: the child closed its output
+        return False
+
+    def _output_ended(self) -> None:
+        """stdout is at its end: take in what ffmpeg still says on stderr before it exits (<= 1 s)."""
+        self._out_open = False
+        deadline = time.monotonic() + 1.0
+        while self._err_open and time.monotonic() < deadline:
+            self._err_poll.poll(_TICK_S * 1000)
+            self._drain_stderr()
 
     def _drain_stderr(self) -> None:
         while self._err_open:

@@ -9,7 +9,7 @@ from abc import abstractmethod
 import numpy as np
 
 from capture.base import SourceError, SourceOptions, VideoSource, sane_fps
-from capture.ffmpeg import FfmpegDecoder, FfmpegMissingError, FrameMeta
+from capture.ffmpeg import FfmpegDecoder, FfmpegMissingError, FfmpegOutputError, FrameMeta
 
 
 class FfmpegSource(VideoSource):
@@ -65,6 +65,9 @@ class FfmpegSource(VideoSource):
             self._decoder = decoder
         try:
             meta = decoder.next_meta(timeout=max(0.0, deadline - time.monotonic()))
+        except FfmpegOutputError as exc:
+            self.release()
+            raise SourceError(f"cannot open {self.describe()}: {exc}") from None
         except TimeoutError:
             self.release()
             raise SourceError(
@@ -85,7 +88,10 @@ class FfmpegSource(VideoSource):
         decoder = self._decoder
         if decoder is None:
             raise RuntimeError(f"{self.describe()}: read() called before open()")
-        got = decoder.read_frame()
+        try:
+            got = decoder.read_frame()
+        except FfmpegOutputError as exc:
+            raise SourceError(f"{self.describe()}: {exc}") from None
         if got is None:
             return None
         meta, image = got

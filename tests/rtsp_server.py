@@ -9,7 +9,9 @@ Two sources:
 * ``--source PATH``: a video file decoded once into memory and served in an endless loop at its own
   frame rate (or ``--fps``), so a 125-frame clip becomes a never-ending camera.
 
-Each client gets its own pipeline (not shared), so a reconnecting client starts on a key frame at once.
+Each client gets its own pipeline (not shared), so a reconnecting client starts on a key frame at once;
+``--shared`` serves all clients from one pipeline, as a real camera does (a new client waits for the
+next key frame: the GOP is 1 s).
 Prints ``READY <port>`` on stdout once it listens. SIGTERM/SIGINT stop it cleanly; tests also SIGKILL,
 SIGSTOP and SIGCONT it. The module doubles as a helper for the venv side: see ``RtspServer``.
 """
@@ -44,6 +46,9 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs under /usr/bin/py
     parser.add_argument("--fps", type=int, default=0, help="0 = the file's own rate (test: 25)")
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
+    parser.add_argument(
+        "--shared", action="store_true", help="one pipeline for all clients: a new client joins mid-GOP"
+    )
     args = parser.parse_args(argv)
 
     Gst.init(None)
@@ -72,7 +77,7 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs under /usr/bin/py
             fps=fps,
             encoder=encoder.format(gop=max(1, round(fps))),
         )
-    factory.set_shared(False)
+    factory.set_shared(args.shared)
 
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -222,6 +227,7 @@ class RtspServer:
         port: int | None = None,
         log_path: Path | None = None,
         start_timeout_s: float = 30.0,
+        shared: bool = False,
     ) -> None:
         self.source = source
         self.fps = fps
@@ -231,6 +237,7 @@ class RtspServer:
         self.port = port or free_port()
         self.log_path = log_path
         self.start_timeout_s = start_timeout_s
+        self.shared = shared
         self.proc: subprocess.Popen[str] | None = None
         self.starts = 0
 
@@ -248,6 +255,7 @@ class RtspServer:
         argv = [SYSTEM_PYTHON, str(Path(__file__).resolve()), "--port", str(self.port), "--path", self.path]
         argv += ["--source", self.source, "--fps", str(self.fps)]
         argv += ["--width", str(self.width), "--height", str(self.height)]
+        argv += ["--shared"] if self.shared else []
         deadline = time.monotonic() + self.start_timeout_s
         last_error = ""
         while time.monotonic() < deadline:

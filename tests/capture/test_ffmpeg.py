@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import capture.ffmpeg as ffmpeg_module
 from capture.ffmpeg import FfmpegDecoder, ffconcat, live_children
 from capture.sources import SourceError, SourceOptions, open_source
 from tests.capture.conftest import PASSWORD, child_processes, write_video
@@ -130,4 +131,17 @@ def test_camera_password_is_not_on_the_ffmpeg_command_line(silent_server: int) -
     message = str(info.value)
     assert PASSWORD not in message and "admin" not in message and "127.0.0.1" in message
     assert took < 3.5, f"open gave up after {took:.1f} s (open timeout 3 s)"
+    assert live_children() == []
+
+
+def test_frames_without_their_showinfo_line_are_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If an ffmpeg version ever printed frame info differently, open() says so instead of waiting."""
+    path = write_video(tmp_path / "v.mp4", frames=10)
+    no_showinfo = tuple(a.replace("showinfo=checksum=0", "null") for a in ffmpeg_module.OUTPUT_ARGS)
+    monkeypatch.setattr(ffmpeg_module, "OUTPUT_ARGS", no_showinfo)
+    source = open_source(str(path), camera_id="c")
+    with pytest.raises(SourceError, match="output is not understood"):
+        source.open()
     assert live_children() == []

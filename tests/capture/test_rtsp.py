@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import select
 import signal
 import subprocess
@@ -327,11 +328,20 @@ def test_sigterm_while_the_server_is_frozen_exits_0_every_time(rtsp_server: Rtsp
 
 
 def test_serve_exits_0_on_sigterm_while_the_server_is_frozen(rtsp_server: RtspServer) -> None:
-    """The same through the real service: ``actionstream serve`` with the MediaPipe backend."""
+    """The same through the real service: ``actionstream serve`` with the MediaPipe backend.
+
+    The service's own stop (logged as "stopped in N s") is what capture decides: it would be >= 3 s
+    (its join timeout) if a capture did not stop. After it the interpreter unloads torch and
+    MediaPipe, which takes 1.5-6 s here depending on the machine's load: bounded loosely.
+    """
     argv = [sys.executable, "-m", "service", "serve", "--source", rtsp_server.url, "--backend", "mediapipe"]
     argv += ["--zmq-bind", "tcp://127.0.0.1:0", "--http-port", "0"]
     proc = run_until_online(argv, "-> online")  # the state change in serve's log
     time.sleep(1.0)
     code, took, err = sigterm_while_frozen(rtsp_server, proc, frozen_s=2.0)
     assert code == 0, f"exit code {code} after {took:.2f} s\n{err[-3000:]}"
-    assert took <= 5.0, f"serve stopped in {took:.2f} s"
+    stopped = re.search(r"stopped in (\d+\.\d+) s", err)
+    assert stopped is not None, err[-3000:]
+    assert float(stopped.group(1)) < 2.0, f"the service took {stopped.group(1)} s to stop"
+    assert took < 15.0, f"serve exited {took:.2f} s after SIGTERM"
+    print(f"serve: stopped in {stopped.group(1)} s, exited {took:.2f} s after SIGTERM")
