@@ -13,7 +13,7 @@ from fastapi import APIRouter
 
 from service.config import WebConfig
 from service.web.jobs import JobManager, JobRunner
-from service.web.jobs_dir import default_jobs_dir, jobs_root, remove_abandoned_runs
+from service.web.jobs_dir import default_jobs_dir, jobs_root, remove_abandoned_runs, remove_if_empty
 from service.web.live import LivePreviews
 from service.web.routes import WebSettings, web_router
 
@@ -82,4 +82,6 @@ class WebUI:
         ok = self.jobs.join(timeout) if self.jobs is not None else True
         if self._ephemeral is not None and ok:
             shutil.rmtree(self._ephemeral, ignore_errors=True)
+        elif ok and self.jobs is not None and self.jobs.jobs_dir.parent == jobs_root():
+            remove_if_empty(self.jobs.jobs_dir)  # the default place keeps no empty directories
         return ok

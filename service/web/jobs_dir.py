@@ -80,6 +80,18 @@ class JobsDirLock:
             self._file = None
 
 
+def remove_if_empty(jobs_dir: Path) -> bool:
+    """Remove a jobs directory that holds nothing but its (released) lock; True if it went."""
+    try:
+        if any(p.name != LOCK_NAME for p in jobs_dir.iterdir()):
+            return False
+        (jobs_dir / LOCK_NAME).unlink(missing_ok=True)
+        jobs_dir.rmdir()
+    except OSError:
+        return False
+    return True
+
+
 def remove_abandoned_runs(root: Path) -> list[Path]:
     """Remove the ``run-*`` directories under ``root`` whose owner is gone (nobody holds the lock)."""
     removed: list[Path] = []

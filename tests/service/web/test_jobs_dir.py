@@ -125,3 +125,13 @@ def test_ephemeral_dirs_go_at_stop_and_abandoned_ones_at_the_next_start(
     ui.stop()
     assert ui.join(5)
     assert not mine.exists(), "an ephemeral jobs directory is removed at stop"
+
+    stable = WebUI(
+        AppConfig.model_validate({"cameras": [{"id": "a", "source": "x"}]}).web,
+        runner=FakeRunner(),
+        jobs_dir=default_jobs_dir(8123)[0],
+    )
+    stable.start()
+    stable.stop()
+    assert stable.join(5)
+    assert not (jobs_root() / "port-8123").exists(), "an empty default directory is not left behind"
