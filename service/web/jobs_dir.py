@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = ".lock"
 RUN_PREFIX = "run-"
+PORT_PREFIX = "port-"
 _YOUNG_S = 60.0
 
 
@@ -41,7 +42,7 @@ def default_jobs_dir(port: int) -> tuple[Path, bool]:
     """(directory, ephemeral) for a server on ``port``: stable per port, ephemeral for port 0."""
     root = jobs_root()
     if port:
-        return root / f"port-{port}", False
+        return root / f"{PORT_PREFIX}{port}", False
     return root / f"{RUN_PREFIX}{uuid.uuid4().hex[:12]}", True
 
 
@@ -92,13 +93,30 @@ def remove_if_empty(jobs_dir: Path) -> bool:
     return True
 
 
+def _unowned(jobs_dir: Path) -> bool:
+    """True when no process holds the directory's lock (checked by taking it for a moment)."""
+    if not (jobs_dir / LOCK_NAME).is_file():
+        return False
+    lock = JobsDirLock(jobs_dir)
+    try:
+        lock.acquire()
+    except (JobsDirBusyError, OSError):
+        return False
+    lock.release()
+    return True
+
+
 def remove_abandoned_runs(root: Path) -> list[Path]:
-    """Remove the ``run-*`` directories under ``root`` whose owner is gone (nobody holds the lock)."""
+    """Remove the ``run-*`` directories under ``root`` whose owner is gone (nobody holds the lock),
+    and ``port-*`` ones that such an owner left empty."""
     removed: list[Path] = []
     if not root.is_dir():
         return removed
     now = time.time()
     for entry in root.iterdir():
+        if entry.name.startswith(PORT_PREFIX) and _unowned(entry) and remove_if_empty(entry):
+            removed.append(entry)  # a killed server's empty default directory
+            continue
         try:
             if not entry.name.startswith(RUN_PREFIX) or not (entry / LOCK_NAME).is_file():
                 continue  # not a jobs directory of ours

@@ -115,6 +115,12 @@ def test_ephemeral_dirs_go_at_stop_and_abandoned_ones_at_the_next_start(
     os.utime(abandoned, (old, old))
     stranger = jobs_root() / "run-not-ours"
     stranger.mkdir()  # no lock file: not a jobs directory of ours, left alone
+    empty_port = jobs_root() / "port-9999"  # a killed server on port 9999 left no job, only its lock
+    empty_port.mkdir()
+    (empty_port / LOCK_NAME).write_text("4242\n")
+    kept_port = jobs_root() / "port-9998"  # one with results: kept for its next start
+    (kept_port / "0123456789abcdef0123456789abcdef").mkdir(parents=True)
+    (kept_port / LOCK_NAME).write_text("4243\n")
 
     ui = WebUI(AppConfig.model_validate({"cameras": [{"id": "a", "source": "x"}]}).web, runner=FakeRunner())
     assert ui.jobs is not None
@@ -122,6 +128,7 @@ def test_ephemeral_dirs_go_at_stop_and_abandoned_ones_at_the_next_start(
     mine = ui.jobs.jobs_dir
     assert mine.parent == jobs_root() and mine.is_dir()
     assert not abandoned.exists() and stranger.exists()
+    assert not empty_port.exists() and kept_port.exists()
     ui.stop()
     assert ui.join(5)
     assert not mine.exists(), "an ephemeral jobs directory is removed at stop"
