@@ -44,7 +44,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3.12 libgl1 libglib2.0-0 ffmpeg \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --create-home --home-dir /home/actionstream actionstream \
- && mkdir -p /config /models && chown actionstream /models
+ && mkdir -p /config /models /secrets && chown actionstream /models /secrets
 COPY --from=gpu-build /opt/venv /opt/venv
 USER 10001
 WORKDIR /home/actionstream
@@ -78,7 +78,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 ffmpeg \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --create-home --home-dir /home/actionstream actionstream \
- && mkdir -p /config /models
+ && mkdir -p /config /models /secrets && chown actionstream /secrets
 COPY --from=cpu-build /opt/venv /opt/venv
 USER 10001
 WORKDIR /home/actionstream

@@ -47,8 +47,8 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 run: venv-run
-	@if [ -z "$(SOURCE)" ]; then echo "usage: make run SOURCE=<rtsp://... | webcam index | /dev/videoN | video file> [ARGS='...']" >&2; exit 2; fi
-	$(BIN)/actionstream serve --source '$(SOURCE)' $(ARGS)
+	@if [ -z "$(SOURCE)$(CONFIG)" ]; then echo "usage: make run SOURCE=<rtsp://... | webcam index | /dev/videoN | video file> | CONFIG=<file.yaml> [ARGS='...']" >&2; exit 2; fi
+	@$(BIN)/actionstream serve $(if $(CONFIG),--config '$(CONFIG)',--source '$(SOURCE)') $(ARGS)
 
 lint: venv-dev
 	$(BIN)/ruff check .

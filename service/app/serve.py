@@ -1,6 +1,13 @@
 """The service as one object: metrics, publisher, HTTP and the pipeline, started in order and
 stopped in reverse. ``run()`` blocks until the stop event is set (SIGINT/SIGTERM in the CLI) or
-every source has ended."""
+every source has ended, and returns the exit code:
+
+- 0: every file was read to its end, or the service was stopped after frames had been read;
+- 1: an inference worker died, or a file could not be read to its end while other sources worked;
+- 3: no frame was read from any source (every source unreadable, unreachable or empty).
+
+``failure`` then holds the one line that says why (2, a bad config or argument, is the CLI's).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,9 @@ import threading
 import time
 
 from capture.sources import open_source
+from capture.url import mask_text
 from service.app.build import action_classifier_factory, pose_backend_factory
+from service.app.security import http_access, http_limits, zmq_curve
 from service.app.webui import build_web_ui
 from service.config import AppConfig
 from service.engine.analyzer import BackendFactory, ClassifierFactory, FrameResult
@@ -17,13 +26,17 @@ from service.outputs.http import HttpServer, create_app
 from service.outputs.metrics import Metrics
 from service.outputs.publisher import Publisher
 from service.runtime.console import ConsoleLog
-from service.runtime.pipeline import Pipeline, SourceOpener, StatusSink
+from service.runtime.pipeline import CameraRunner, Pipeline, SourceOpener, StatusSink
 from service.runtime.sinks import Sinks
 from service.runtime.worker import ResultSink
 from service.web import WebUI
 from service.web.live import LivePreviews
 
 log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NO_INPUT = 3
 
 
 class Service:
@@ -48,6 +61,8 @@ class Service:
             config.zmq.sndhwm,
             metrics=self.metrics,
             queue_size=config.zmq.queue_size,
+            curve=zmq_curve(config.zmq),
+            max_subscribers=config.zmq.max_subscribers,
         )
         # The live page's store: references to each camera's latest processed frame and events.
         self.previews: LivePreviews | None = None
@@ -101,11 +116,14 @@ class Service:
                 self.pipeline,
                 live=self._live,
                 routers=[self.web.router] if self.web is not None else [],
+                access=http_access(config.http),
             ),
             config.http.host,
             config.http.port,
+            limits=http_limits(config.http),
         )
         self._running = False
+        self.failure: str | None = None
 
     def _live(self) -> bool:
         return self._running and self.pipeline.workers_alive()
@@ -134,9 +152,9 @@ class Service:
         self._running = True
 
     def run(self) -> int:
-        """Start, serve until stopped or finished, stop. Returns the process exit code."""
+        """Start, serve until stopped or finished, stop. Returns the exit code (module docstring)."""
         self.start()
-        code = 0
+        worker_died = False
         try:
             while not self.stop_event.wait(0.5):
                 self.pipeline.sync_metrics()
@@ -145,11 +163,25 @@ class Service:
                     break
                 if not self.pipeline.workers_alive() and not self.pipeline.finished():
                     log.error("an inference worker died; stopping")
-                    code = 1
+                    worker_died = True
                     break
         finally:
             self.shutdown()
+        code, self.failure = self._outcome(worker_died)
         return code
+
+    def _outcome(self, worker_died: bool) -> tuple[int, str | None]:
+        cameras = self.pipeline.cameras
+        if worker_died:
+            return EXIT_FAILED, "an inference worker died (its traceback is in the log above)"
+        if all(c.capture.frames_captured == 0 for c in cameras):
+            why = "; ".join(f"camera {c.camera_id!r}: {_why_no_frames(c)}" for c in cameras)
+            return EXIT_NO_INPUT, f"no frame was read from any source ({why})"
+        broken = [c for c in cameras if not c.source.is_live and c.capture.error is not None]
+        if broken:
+            why = "; ".join(f"camera {c.camera_id!r}: {mask_text(str(c.capture.error))}" for c in broken)
+            return EXIT_FAILED, f"a file could not be read to its end ({why})"
+        return EXIT_OK, None
 
     def shutdown(self, timeout: float = 3.0) -> None:
         """Reverse order of start; names any thread that will not stop."""
@@ -171,3 +203,11 @@ class Service:
             log.warning("shutdown left threads running: %s", ", ".join(alive))
         self.console.summary()  # the counters are final now: pipeline and publisher have stopped
         log.info("stopped in %.2f s", time.monotonic() - t0)
+
+
+def _why_no_frames(camera: CameraRunner) -> str:
+    if camera.capture.error is not None:
+        return mask_text(str(camera.capture.error))
+    if not camera.source.is_live:
+        return "the file holds no video frame"
+    return f"no frame before the service stopped (state {camera.state.value})"

@@ -9,6 +9,7 @@ from service.app.build import analyze_options
 from service.config import WebAppConfig
 from service.engine.analyzer import BackendFactory, ClassifierFactory
 from service.web import WebUI
+from service.web.jobs_dir import default_jobs_dir
 from service.web.live import LivePreviews
 from service.web.runner import AnalyzeJobRunner
 
@@ -26,4 +27,7 @@ def build_web_ui(
     runner = AnalyzeJobRunner(
         backend_factory, classifier_factory, analyze_options(config, stride=config.web.stride)
     )
-    return WebUI(config.web, runner=runner, previews=previews, camera_states=camera_states)
+    jobs_dir = config.web.jobs_dir
+    if jobs_dir is None and config.http.port:  # stable per port, so a restart cleans up after a crash
+        jobs_dir, _ = default_jobs_dir(config.http.port)
+    return WebUI(config.web, runner=runner, previews=previews, camera_states=camera_states, jobs_dir=jobs_dir)

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.cli.subscribe",
     "service.cli.probe",
     "service.cli.proxy",
+    "service.cli.keys",
     "service.cli.model",
     "service.cli.analyze",
     "service.cli.web",

@@ -11,6 +11,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from inference.backends import BACKEND_NAMES
 from service.engine.options import LaneOptions
@@ -130,3 +131,30 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     return stop
+
+
+def add_insecure_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--insecure``: the explicit consent to serve without authentication off loopback."""
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help=f"allow {what} on a non-loopback address without authentication (docs/SECURITY.md)",
+    )
+
+
+def warn_if_password_in_argument(value: str | None, option: str, instead: str) -> None:
+    """A URL with a password in argv is readable by every local user (``ps``, /proc/PID/cmdline):
+    say so, once, and where it should go instead."""
+    if not value or "://" not in value:
+        return
+    try:
+        has_password = urlsplit(value).password is not None
+    except ValueError:
+        return
+    if has_password:
+        log.warning(
+            "%s holds a password, which every user of this machine can read in the process list; "
+            "put the URL in %s instead",
+            option,
+            instead,
+        )

@@ -9,6 +9,10 @@ Also the smallest example of consuming the event stream::
 
 ZeroMQ subscriptions match prefixes, so ``action.cam1`` also matches ``action.cam10``; this
 command subscribes by prefix and then keeps only exact topics.
+
+With CURVE (``--server-key`` and ``--client-key``, or ``ACTIONSTREAM_CURVE_SERVER_KEY`` and
+``ACTIONSTREAM_CURVE_CLIENT_KEY`` holding the Z85 keys), the connection is encrypted and the
+server lets it in only when the client's public key is authorized; a refused handshake is reported.
 """
 
 from __future__ import annotations
@@ -25,12 +29,22 @@ from types import FrameType
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from service.cli.common import UsageError
+from service.outputs.curve import CurveClient, CurveKeyError, load_public_key, load_secret_key, parse_key
+from service.outputs.endpoints import EndpointError, parse_endpoint
 from service.outputs.events import TOPIC_KINDS
 
 log = logging.getLogger(__name__)
 DEFAULT_TOPICS: tuple[str, ...] = ("action", "status")
+SERVER_KEY_ENV = "ACTIONSTREAM_CURVE_SERVER_KEY"
+CLIENT_KEY_ENV = "ACTIONSTREAM_CURVE_CLIENT_KEY"
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
 
 
 def register(subparsers: Any) -> None:
@@ -64,6 +78,16 @@ def register(subparsers: Any) -> None:
         metavar="S",
         help="exit after S seconds (exit code 1 if --count unmet)",
     )
+    p.add_argument(
+        "--server-key",
+        metavar="FILE",
+        help=f"CURVE: the service's public key file (server.key; or ${SERVER_KEY_ENV})",
+    )
+    p.add_argument(
+        "--client-key",
+        metavar="FILE",
+        help=f"CURVE: this subscriber's secret key file (NAME.key_secret; or ${CLIENT_KEY_ENV})",
+    )
     p.set_defaults(handler=run)
 
 
@@ -81,12 +105,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--count must be >= 1, got {args.count}")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    try:
+        parse_endpoint(args.endpoint, bind=False)
+    except EndpointError as exc:
+        raise UsageError(f"cannot connect to {args.endpoint!r}: {exc}") from None
+    curve = curve_client(args.server_key, args.client_key, os.environ)
     stop = threading.Event()
     previous = _install_signal_handlers(stop)
     prefixes, exact = subscriptions(args.topic, args.camera)
     ctx: zmq.Context[Any] = zmq.Context()
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
+    if curve is not None:
+        curve.apply(sock)
+    monitor = sock.get_monitor_socket(_HANDSHAKE_FAILED)
     try:
         try:
             sock.connect(args.endpoint)
@@ -97,25 +129,61 @@ def run(args: argparse.Namespace) -> int:
             ) from None
         for prefix in prefixes:
             sock.setsockopt(zmq.SUBSCRIBE, prefix)
-        return _receive(sock, stop, exact, args.count, args.timeout)
+        return _receive(
+            sock,
+            monitor,
+            stop=stop,
+            exact=exact,
+            count=args.count,
+            timeout=args.timeout,
+            curve=curve is not None,
+        )
     finally:
+        sock.disable_monitor()
+        monitor.close(linger=0)
         sock.close(linger=0)
         ctx.term()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
+def curve_client(server_key: str | None, client_key: str | None, env: Any) -> CurveClient | None:
+    """The CURVE client keys from the flags (files) or the environment (Z85), or None for none."""
+    try:
+        server = load_public_key(server_key) if server_key else None
+        if server is None and env.get(SERVER_KEY_ENV):
+            server = parse_key(env[SERVER_KEY_ENV], SERVER_KEY_ENV)
+        secret = load_secret_key(client_key) if client_key else None
+        if secret is None and env.get(CLIENT_KEY_ENV):
+            secret = parse_key(env[CLIENT_KEY_ENV], CLIENT_KEY_ENV)
+    except CurveKeyError as exc:
+        raise UsageError(str(exc)) from None
+    if server is None and secret is None:
+        return None
+    if server is None or secret is None:
+        raise UsageError(
+            "CURVE needs both keys: the service's public key (--server-key) and this subscriber's "
+            "secret key (--client-key); `actionstream keys DIR` writes both"
+        )
+    return CurveClient(secret, server)
+
+
 def _receive(
     sock: zmq.Socket[Any],
+    monitor: zmq.Socket[Any],
+    *,
     stop: threading.Event,
     exact: set[str] | None,
     count: int | None,
     timeout: float | None,
+    curve: bool,
 ) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
     received = 0
+    refused = False
     poller = zmq.Poller()
     poller.register(sock, zmq.POLLIN)
+    poller.register(monitor, zmq.POLLIN)
     while not stop.is_set():
         wait_ms = 100
         if deadline is not None:
@@ -123,7 +191,13 @@ def _receive(
             if left <= 0:
                 break
             wait_ms = max(1, min(wait_ms, int(left * 1000)))
-        if not dict(poller.poll(wait_ms)):
+        ready = dict(poller.poll(wait_ms))
+        if monitor in ready:
+            event = recv_monitor_message(monitor)
+            if not refused:  # ZeroMQ retries on its own; say it once
+                refused = True
+                _say_refused(int(event["event"]), curve)
+        if sock not in ready:
             continue
         parts = sock.recv_multipart(zmq.NOBLOCK)
         if len(parts) != 2:
@@ -149,6 +223,16 @@ def _receive(
         )
         return 1
     return 0
+
+
+def _say_refused(event: int, curve: bool) -> None:
+    if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        why = "the service does not authorize this subscriber's key (add it to zmq.curve_client_keys)"
+    elif curve:
+        why = "the service does not speak CURVE with this server key (is --server-key its server.key?)"
+    else:
+        why = "the service requires CURVE: give --server-key and --client-key (docs/SECURITY.md)"
+    print(f"actionstream subscribe: the handshake was refused: {why}; still trying", file=sys.stderr)
 
 
 def _write(line: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from service.cli.common import (
     UsageError,
+    add_insecure_argument,
     add_model_arguments,
     config_overrides,
     load_or_usage_error,
@@ -38,8 +39,13 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, help="TCP port (default 8080; 0 picks a free one)")
     add_model_arguments(p)
     p.add_argument("--max-upload-mb", type=float, metavar="MIB", help="largest accepted upload")
-    p.add_argument("--jobs-dir", metavar="DIR", help="keep jobs here (default: a temporary directory)")
+    p.add_argument(
+        "--jobs-dir",
+        metavar="DIR",
+        help="keep jobs here (default: $XDG_CACHE_HOME/actionstream/jobs/port-<PORT>)",
+    )
     p.add_argument("--max-concurrent-jobs", type=int, metavar="N", help="analyses at once (default 1)")
+    add_insecure_argument(p, "the upload page")
     p.set_defaults(handler=run)
 
 
@@ -64,18 +70,34 @@ class _NoCameras:
         return True
 
 
+def _config(args: argparse.Namespace) -> Any:
+    """The web app's config, refused (exit 2) when bad or exposed without a token."""
+    from service.app.security import ExposureError, check_http_exposure
+    from service.config import load_web_config
+
+    config = load_or_usage_error(load_web_config, args.config, _overrides(args))
+    try:
+        warning = check_http_exposure(config.http, insecure=args.insecure)
+    except ExposureError as exc:
+        raise UsageError(str(exc)) from None
+    if warning:
+        log.warning("%s", warning)
+    if not config.web.enabled:
+        raise UsageError("web.enabled is false in the config: set it to true to serve the upload page")
+    return config
+
+
 def run(args: argparse.Namespace) -> int:
+    config = _config(args)  # before the heavy imports: a refused config is refused in a second
     from inference.backends import BackendUnavailable
     from inference.model_file import ModelFileError
     from service.app.build import action_classifier_factory, pose_backend_factory
+    from service.app.security import http_access, http_limits
     from service.app.webui import build_web_ui
-    from service.config import load_web_config
     from service.outputs.http import HttpServer, HttpServerError, create_app
     from service.outputs.metrics import Metrics
+    from service.web.jobs_dir import JobsDirBusyError
 
-    config = load_or_usage_error(load_web_config, args.config, _overrides(args))
-    if not config.web.enabled:
-        raise UsageError("web.enabled is false in the config: set it to true to serve the upload page")
     # Build the models once now: a missing library or model file is reported at start, with what
     # to do, rather than at the first upload.
     try:
@@ -86,11 +108,16 @@ def run(args: argparse.Namespace) -> int:
     except (BackendUnavailable, ModelFileError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     web = build_web_ui(config, backend_factory=backend_factory, classifier_factory=classifier_factory)
-    app = create_app(Metrics(), _NoCameras(), routers=[web.router], require_cameras=False)
-    http = HttpServer(app, config.http.host, config.http.port)
+    app = create_app(
+        Metrics(), _NoCameras(), routers=[web.router], require_cameras=False, access=http_access(config.http)
+    )
+    http = HttpServer(app, config.http.host, config.http.port, limits=http_limits(config.http))
 
     stop = stop_on_signals()
-    web.start()
+    try:
+        web.start()
+    except JobsDirBusyError as exc:
+        raise UsageError(str(exc)) from None
     try:
         http.start()
     except HttpServerError as exc:

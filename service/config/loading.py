@@ -74,9 +74,14 @@ def _load(
     for key in ignore:
         data.pop(key, None)
     origins: dict[tuple[str | int, ...], str] = {}
-    _apply_env(data, env, origins)
     if cameras is not None:
-        data["cameras"] = cameras
+        # --source replaces the file's cameras before the environment is applied, so that
+        # ACTIONSTREAM_CAMERAS__0__* set that camera's other fields (and a higher index is an error);
+        # the flag's source still wins over ACTIONSTREAM_CAMERAS__0__SOURCE.
+        data["cameras"] = copy.deepcopy(cameras)
+    _apply_env(data, env, origins, hint=" (--source makes one camera, index 0)" if cameras else "")
+    if cameras is not None:
+        data["cameras"][0]["source"] = cameras[0]["source"]
         origins[("cameras", 0, "source")] = "--source"
     _deep_merge(data, overrides)
     if "cameras" in model.model_fields and not data.get("cameras"):
@@ -171,7 +176,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _apply_env(
-    data: dict[str, Any], env: Mapping[str, str], origins: dict[tuple[str | int, ...], str]
+    data: dict[str, Any],
+    env: Mapping[str, str],
+    origins: dict[tuple[str | int, ...], str],
+    *,
+    hint: str = "",
 ) -> None:
     """Apply ``ACTIONSTREAM_SECTION__FIELD`` (and ``ACTIONSTREAM_CAMERAS__<index>__FIELD``) variables."""
     for name in sorted(env):
@@ -190,7 +199,7 @@ def _apply_env(
                 if not part.isdigit() or int(part) >= len(node):
                     raise ConfigError(
                         f"{name}: {_format_loc(tuple(loc))} has {len(node)} entries; "
-                        f"'{part}' is not a valid index"
+                        f"'{part}' is not a valid index{hint}"
                     )
                 key: str | int = int(part)
             else:

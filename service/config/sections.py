@@ -10,10 +10,11 @@ consumer declare their bounds here.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from capture.sources import TRANSPORTS, SourceOptions
 from capture.thread import WatchdogOptions
@@ -23,6 +24,7 @@ from service.engine.segments import SegmentParams
 
 DEFAULT_CAMERA_ID = "cam0"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+MIN_TOKEN_LENGTH = 16
 
 if TYPE_CHECKING:
     Transport = str
@@ -95,6 +97,11 @@ class CameraConfig(_Section):
         min_length=1,
         description="rtsp:// or http:// URL, webcam index (0), /dev/videoN, or a video file path.",
     )
+    source_file: Path | None = Field(
+        default=None,
+        description="A file holding the source (a URL with a password: a Docker/Kubernetes secret); "
+        "instead of source.",
+    )
     transport: Transport = Field(
         default=_source("transport"),
         description="RTSP transport; tcp survives lossy networks and NAT better.",
@@ -133,6 +140,15 @@ class CameraConfig(_Section):
         default=_source("loop"), description="File sources: start again at the end instead of ending."
     )
     enabled: bool = Field(default=True, description="Set false to keep a camera in the file but not run it.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("source_file") in (None, ""):
+            return data
+        if data.get("source") not in (None, ""):
+            raise ValueError("give source or source_file, not both")
+        return {**data, "source": read_secret_file(Path(data["source_file"]), "source_file")}
 
     @field_validator("source", mode="before")
     @classmethod
@@ -272,13 +288,113 @@ class ZmqConfig(_Section):
     publish_poses: bool = Field(
         default=False, description="Also publish keypoints per frame on pose.<camera>."
     )
+    max_subscribers: int = Field(
+        default=256, ge=1, le=10_000, description="Subscribers connected at once; more are refused."
+    )
+    curve_secret_key: SecretStr | None = Field(
+        default=None,
+        description="CURVE: the server's Z85 secret key (turns authentication and encryption on); "
+        "or curve_secret_key_file.",
+    )
+    curve_secret_key_file: Path | None = Field(
+        default=None, description="CURVE: a file with the server's secret key (server.key_secret)."
+    )
+    curve_client_keys: list[str] = Field(
+        default_factory=list,
+        description="CURVE: Z85 public keys of the subscribers let in (env: comma-separated).",
+    )
+    curve_client_keys_file: Path | None = Field(
+        default=None,
+        description="CURVE: an authorized-keys file (one public key per line) or a directory of *.key.",
+    )
+
+    @field_validator("curve_client_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("curve_secret_key_file", "curve_client_keys_file", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _check_curve(self) -> ZmqConfig:
+        if self.curve_secret_key is not None and self.curve_secret_key_file is not None:
+            raise ValueError("give curve_secret_key or curve_secret_key_file, not both")
+        if not self.curve_enabled and (self.curve_client_keys or self.curve_client_keys_file):
+            raise ValueError(
+                "curve_client_keys need the server's key: set curve_secret_key_file "
+                "(`actionstream keys DIR` writes server.key_secret)"
+            )
+        return self
+
+    @property
+    def curve_enabled(self) -> bool:
+        """True when subscribers must authenticate with CURVE."""
+        return self.curve_secret_key is not None or self.curve_secret_key_file is not None
 
 
 class HttpConfig(_Section):
-    """The HTTP server: /metrics, /livez, /readyz and the web UI."""
+    """The HTTP server: /metrics, /livez, /readyz and the web UI, and who may use it."""
 
     host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on; 0.0.0.0 for all.")
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    token: SecretStr | None = Field(
+        default=None,
+        description="Access token for the web UI, its API and the previews (Authorization: Bearer, "
+        "or a login cookie); required when host is not loopback. Or token_file.",
+    )
+    token_file: Path | None = Field(default=None, description="A file holding the access token.")
+    metrics_auth: bool = Field(
+        default=False, description="Also require the token for /metrics (Prometheus: credentials_file)."
+    )
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Host header values accepted ('*' any, '.example.com' a domain and its subdomains); "
+        "None: loopback names when host is loopback, else any (env: comma-separated).",
+    )
+    max_connections: int = Field(
+        default=100, ge=1, le=100_000, description="Open connections at most; requests beyond get 503."
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="A request's line and headers must arrive within this."
+    )
+    idle_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="A request body or response that moves no byte for this long is cut.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("token_file") in (None, ""):
+            return data
+        if data.get("token") not in (None, ""):
+            raise ValueError("give token or token_file, not both")
+        return {**data, "token": read_secret_file(Path(data["token_file"]), "token_file")}
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"the token must be at least {MIN_TOKEN_LENGTH} characters "
+                "(`actionstream keys DIR` writes a random one to DIR/http-token)"
+            )
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        return None if value == "" else _split_list(value)
 
 
 class WebConfig(_Section):
@@ -290,8 +406,8 @@ class WebConfig(_Section):
     )
     jobs_dir: Path | None = Field(
         default=None,
-        description="Where uploads and results are kept (one directory per job, survives restarts); "
-        "None: a temporary directory removed when the process exits.",
+        description="Where uploads and results are kept (one directory per job, survives restarts; one "
+        "process per directory); None: $XDG_CACHE_HOME/actionstream/jobs/<http port>.",
     )
     job_ttl_s: float = Field(
         default=86_400.0,
@@ -317,6 +433,27 @@ class WebConfig(_Section):
     @classmethod
     def _empty_is_temporary(cls, value: Any) -> Any:
         return None if value == "" else value
+
+
+def read_secret_file(path: Path, field: str) -> str:
+    """A secret kept in a file (a token, a camera URL): its text without surrounding whitespace.
+    Errors name the file, never its content."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ValueError(f"{field}: file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{field}: cannot read {path}: {type(exc).__name__}") from None
+    if not text:
+        raise ValueError(f"{field}: {path} is empty")
+    return text
+
+
+def _split_list(value: Any) -> Any:
+    """A list given as one string (an environment variable): split on commas and whitespace."""
+    if isinstance(value, str):
+        return [part for part in re.split(r"[,\s]+", value) if part]
+    return value
 
 
 def lane_options(pose: PoseConfig, pipeline: PipelineConfig, zmq: ZmqConfig | None = None) -> LaneOptions:

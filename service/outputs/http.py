@@ -7,6 +7,10 @@ preview). The server runs in its own thread; the pipeline never waits on it.
 - ``/livez``: 200 while the process's main loop runs (``live()``), else 503.
 - ``/readyz``: 200 only when every camera is online and the model is loaded; otherwise 503 with a
   JSON body that lists what is not ready, so an operator sees why at a glance.
+
+Every request passes :mod:`service.outputs.http_guard` first (Host, Origin, token, security
+headers); the connections are served by :mod:`service.outputs.http_protocol` (header and idle
+timeouts, 414/431, a connection cap).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 
+from service.outputs.http_guard import AccessPolicy, GuardMiddleware
+from service.outputs.http_protocol import MAX_HEAD, MAX_REQUEST_LINE, HttpLimits, protocol_for
 from service.outputs.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
@@ -70,10 +76,13 @@ def create_app(
     *,
     routers: Sequence[APIRouter] = (),
     require_cameras: bool = True,
+    access: AccessPolicy | None = None,
 ) -> FastAPI:
     """The FastAPI app; ``live`` reports whether the main loop still runs (default: always);
-    ``routers`` add more (the web UI)."""
+    ``routers`` add more (the web UI); ``access``: who may use it (default: no token, loopback
+    Host names only)."""
     app = FastAPI(title="actionstream", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(GuardMiddleware, policy=access or AccessPolicy())
     for router in routers:
         app.include_router(router)
 
@@ -102,7 +111,13 @@ class HttpServer:
     """
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "warning"
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        log_level: str = "warning",
+        limits: HttpLimits | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -110,6 +125,7 @@ class HttpServer:
         self.name = "http"
         # log_config=None: uvicorn must not reconfigure logging; the entry point owns it.
         # timeout_graceful_shutdown: a streaming response (SSE, MJPEG) still open at shutdown is cut.
+        limits = limits or HttpLimits()
         self._config = uvicorn.Config(
             app,
             host=host,
@@ -119,6 +135,11 @@ class HttpServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            http=protocol_for(limits),
+            limit_concurrency=limits.max_connections + 1,  # uvicorn counts the asking one too
+            timeout_keep_alive=int(max(1, limits.keep_alive_s)),
+            h11_max_incomplete_event_size=MAX_HEAD + MAX_REQUEST_LINE + 1,
+            server_header=False,
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None

@@ -20,6 +20,7 @@ from capture.state import SourceState
 
 PREFIX = "actionstream"
 STAGES: tuple[str, ...] = ("decode", "pose", "classify", "publish")
+DROP_REASONS: tuple[str, ...] = ("queue_full", "subscriber_hwm")
 CAMERA_STATES: tuple[str, ...] = tuple(state.value for state in SourceState)
 # 1 ms .. 2 s, roughly x2-x2.5 per step: pose on CPU lands around 20-60 ms, end-to-end around 0.1-1 s.
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -101,10 +102,12 @@ class Metrics:
         )
         self.events_dropped = Counter(
             f"{p}_events_dropped",
-            "Events that were not sent (publisher queue full, socket refused, serialisation error).",
+            "Events lost: queue_full (publisher queue), subscriber_hwm (one per event per subscriber "
+            "whose queue was full), serialise, error, shutdown.",
             ["reason"],
             registry=r,
         )
+        self.subscribers = Gauge(f"{p}_subscribers", "Subscribers connected to the event socket.", registry=r)
         self.publish_queue_depth = Gauge(
             f"{p}_publish_queue_depth", "Events waiting for the publisher thread.", registry=r
         )
@@ -131,6 +134,8 @@ class Metrics:
         for stage in STAGES:
             self.stage_latency.labels(stage=stage)
             self.worker_errors.labels(stage=stage)
+        for reason in DROP_REASONS:  # at zero from the start: rate() and alerts see the first loss
+            self.events_dropped.labels(reason=reason)
 
     def init_camera(self, camera: str) -> None:
         """Create the camera's series at zero, so dashboards and rate() see them from the start."""

@@ -4,6 +4,14 @@ Shards either publish to the proxy (their PUB socket connects to ``xsub_bind``) 
 reaches out to each shard's bound PUB endpoint (``upstreams``). Subscribers connect to
 ``xpub_bind`` and their subscriptions travel upstream, so topic filtering still happens at
 the publishers.
+
+CURVE: with ``curve`` the bound sockets are CURVE servers whose clients must hold an authorized key
+(a ZAP handler on the proxy's context checks them); with ``upstream_curve`` the connections to the
+shards are made as a CURVE client. ZeroMQ copies a socket's options into each bind and connect
+when it is made, so the XSUB socket binds as a server and then connects as a client.
+
+Unlike ``serve``, the proxy forwards through one XPUB socket, so what a stuck subscriber of the
+proxy loses is ZeroMQ's silent drop and is not counted (the proxy has no metrics endpoint).
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import uuid
 from collections.abc import Sequence
 
 import zmq
+
+from service.outputs.curve import Authenticator, CurveClient, CurveServer
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +43,8 @@ class EventProxy:
         upstreams: Sequence[str] = (),
         sndhwm: int = 10_000,
         context: zmq.Context | None = None,
+        curve: CurveServer | None = None,
+        upstream_curve: CurveClient | None = None,
     ) -> None:
         if not xsub_bind and not upstreams:
             raise ValueError("the proxy needs an XSUB bind endpoint, upstream endpoints, or both")
@@ -40,6 +52,9 @@ class EventProxy:
         self.xsub_bind = xsub_bind
         self.upstreams = tuple(upstreams)
         self._sndhwm = sndhwm
+        self._curve = curve
+        self._upstream_curve = upstream_curve
+        self._auth: Authenticator | None = None
         self._ctx = context or zmq.Context.instance()
         self._control_addr = f"inproc://actionstream-proxy-{uuid.uuid4().hex}"
         self._thread: threading.Thread | None = None
@@ -59,6 +74,11 @@ class EventProxy:
             raise ProxyError(str(self._error)) from self._error
 
     def _open(self, frontend: zmq.Socket, backend: zmq.Socket) -> None:
+        if self._curve is not None:
+            self._auth = Authenticator(self._ctx, self._curve)
+            self._auth.start()  # before the first bind: no client may slip in unchecked
+            self._curve.apply(backend)
+            self._curve.apply(frontend)
         try:
             backend.bind(self.xpub_bind)
         except zmq.ZMQError as exc:
@@ -70,6 +90,10 @@ class EventProxy:
             except zmq.ZMQError as exc:
                 raise ProxyError(f"cannot bind the publisher endpoint {self.xsub_bind}: {exc}") from exc
             self.bound_xsub = frontend.getsockopt_string(zmq.LAST_ENDPOINT)
+        if self.upstreams:
+            frontend.setsockopt(zmq.CURVE_SERVER, 0)  # back to the NULL mechanism for connecting...
+            if self._upstream_curve is not None:
+                self._upstream_curve.apply(frontend)  # ...or CURVE as a client of the shards
         for endpoint in self.upstreams:
             try:
                 frontend.connect(endpoint)
@@ -95,6 +119,7 @@ class EventProxy:
             self._ready.set()
             for sock in (frontend, backend, control):
                 sock.close()
+            self._stop_auth()
             return
         log.info(
             "event proxy: subscribers on %s, publishers via %s",
@@ -109,7 +134,13 @@ class EventProxy:
         finally:
             for sock in (frontend, backend, control):
                 sock.close()
+            self._stop_auth()
             log.info("event proxy stopped")
+
+    def _stop_auth(self) -> None:
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
 
     def stop(self) -> None:
         """Ask the forwarder to end; :meth:`join` waits for it."""

@@ -1,21 +1,25 @@
-"""The ZeroMQ PUB socket events leave on, owned by one thread.
+"""The ZeroMQ socket events leave on, owned by one thread.
 
-ZeroMQ sockets are not thread-safe, so the socket is created, bound, used and closed by the
-publisher's own thread and nothing else touches it. Any thread (inference workers, capture state
+ZeroMQ sockets are not thread-safe, so the sockets are created, bound, used and closed by the
+publisher's own thread and nothing else touches them. Any thread (inference workers, capture state
 callbacks) calls ``publish()``, which only puts the message in a bounded queue: it never blocks.
 When the queue is full the event is dropped and counted (``events_dropped_total{reason="queue_full"}``).
 
-The socket is a plain PUB: a subscriber that stops reading fills its own pipe up to ``sndhwm``
-messages and from then on ZeroMQ drops *its* copies silently, without slowing the others or this
-thread. ZeroMQ does not report those per-subscriber drops to a PUB socket (a send to PUB never
-returns EAGAIN); the ``reason="hwm"`` counter covers the EAGAIN case anyway, should it ever happen.
+Subscribers are served by :class:`service.outputs.fanout.Fanout`: one XPUB socket per subscriber,
+so a subscriber that stops reading fills its own queue of ``sndhwm`` messages and from then on loses
+*its* copies, without slowing the others or this thread, and every copy it loses is counted
+(``events_dropped_total{reason="subscriber_hwm"}``, one per event per subscriber), the moment it is
+lost. With a :class:`~service.outputs.curve.CurveServer` every subscriber must complete a CURVE
+handshake with an authorized key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -24,16 +28,20 @@ from typing import Any
 
 import zmq
 
+from service.outputs.curve import Authenticator, CurveServer
 from service.outputs.events import ActionEvent, PoseEvent, StatusEvent
+from service.outputs.fanout import Fanout, FanoutError
 from service.outputs.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+_DRAIN_QUIET_S = 0.2  # at stop: subscribers are caught up once no byte moved for this long
 
 Payload = ActionEvent | StatusEvent | PoseEvent | Mapping[str, Any] | bytes
 
 
 class PublisherError(RuntimeError):
-    """The socket could not be set up (bad endpoint, address in use)."""
+    """The socket could not be set up (bad endpoint, address in use, CURVE handler)."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,11 @@ class _Message:
 
 
 class Publisher:
-    """Publishes ``[topic, json]`` multipart messages on a PUB socket bound to ``bind``.
+    """Publishes ``[topic, json]`` multipart messages to the subscribers of ``bind``.
 
     ``bind`` may use a wildcard port (``tcp://127.0.0.1:*``); ``endpoint`` then tells the port
     actually bound. A ``context`` passed in is left open; one made here is terminated on close.
+    ``curve``: subscribers must authenticate (a ZAP handler is started on the context).
     """
 
     def __init__(
@@ -60,6 +69,8 @@ class Publisher:
         queue_size: int = 10_000,
         stop_event: threading.Event | None = None,
         poll_interval_s: float = 0.1,
+        curve: CurveServer | None = None,
+        max_subscribers: int = 256,
     ) -> None:
         if sndhwm < 1:
             raise ValueError(f"sndhwm must be >= 1, got {sndhwm}")
@@ -79,6 +90,14 @@ class Publisher:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._endpoint: str | None = None
+        self._curve = curve
+        self._max_subscribers = max_subscribers
+        self._subscribers = 0
+        # publish() wakes the thread's poll at once (a socket pair: once closed, a late write fails
+        # on the object instead of landing on a file descriptor the number was reused for).
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._lock = threading.Lock()
         self.published = 0
         self.dropped: dict[str, int] = {}
@@ -108,6 +127,9 @@ class Publisher:
         except queue.Full:
             self._count_drop("queue_full")
             return False
+        # Full: the thread is awake anyway; closed: it has stopped.
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
         return True
 
     def publish_event(self, event: ActionEvent | StatusEvent | PoseEvent) -> bool:
@@ -136,62 +158,94 @@ class Publisher:
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def subscribers(self) -> int:
+        """Subscribers connected now (as of the thread's last poll)."""
+        return self._subscribers
+
     # --- the publisher thread -------------------------------------------------------------------
 
     def _run(self) -> None:
+        auth: Authenticator | None = None
         try:
-            sock = self._open()
+            if self._context is None:
+                self._context = zmq.Context()
+            if self._curve is not None:
+                auth = Authenticator(self._context, self._curve)
+                auth.start()
+            fanout = self._open()
         except BaseException as exc:
             self._error = exc
             self._ready.set()
+            self._finish(auth)
             return
         self._ready.set()
         try:
             while not self._stop.is_set():
-                try:
-                    msg = self._queue.get(timeout=self._poll)
-                except queue.Empty:
-                    self._set_depth()
-                    continue
-                self._send(sock, msg)
+                if fanout.poll(self._poll, (self._wake_r,)):
+                    _drain_wake(self._wake_r)
+                self._send_queued(fanout, limit=256)  # then back to copying bytes to subscribers
+                self._subscribers = fanout.subscribers
                 self._set_depth()
-            self._drain(sock)
+            self._drain(fanout)
         finally:
-            sock.close(linger=self._linger_ms)
-            if self._own_context and self._context is not None:
-                self._context.term()
+            fanout.close()
+            self._subscribers = 0
+            self._set_depth()
+            self._finish(auth)
 
-    def _open(self) -> zmq.Socket[Any]:
-        if self._context is None:
-            self._context = zmq.Context()
-        sock = self._context.socket(zmq.PUB)
-        sock.setsockopt(zmq.SNDHWM, self.sndhwm)
-        sock.setsockopt(zmq.LINGER, 0)
+    def _finish(self, auth: Authenticator | None) -> None:
+        if auth is not None:
+            auth.stop()
+        if self._own_context and self._context is not None:
+            self._context.term()
+            self._context = None
+        self._wake_w.close()
+        self._wake_r.close()
+
+    def _open(self) -> Fanout:
+        assert self._context is not None
+        fanout = Fanout(
+            self.bind,
+            context=self._context,
+            sndhwm=self.sndhwm,
+            curve=self._curve,
+            max_subscribers=self._max_subscribers,
+        )
         try:
-            sock.bind(self.bind)
-        except zmq.ZMQError as exc:
-            sock.close(linger=0)
-            if self._own_context:
-                self._context.term()
-                self._context = None
-            raise PublisherError(_bind_message(self.bind, exc)) from exc
-        endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
-        self._endpoint = endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
-        return sock
+            fanout.open()
+        except FanoutError as exc:
+            raise PublisherError(str(exc)) from None
+        self._endpoint = fanout.endpoint
+        return fanout
 
-    def _drain(self, sock: zmq.Socket[Any]) -> None:
-        deadline = time.monotonic() + self._linger_ms / 1000.0
-        while time.monotonic() < deadline:
+    def _send_queued(self, fanout: Fanout, limit: int) -> None:
+        for _ in range(limit):
             try:
                 msg = self._queue.get_nowait()
             except queue.Empty:
                 return
-            self._send(sock, msg)
+            self._send(fanout, msg)
+
+    def _drain(self, fanout: Fanout) -> None:
+        """At stop: send what is queued and let it reach the subscribers, for up to the linger time."""
+        deadline = time.monotonic() + self._linger_ms / 1000.0
+        while time.monotonic() < deadline:
+            if self._queue.empty():
+                break
+            self._send_queued(fanout, limit=256)
+            fanout.poll(0)
         left = self._queue.qsize()
         if left:
             self._count_drop("shutdown", left)
+        # ZeroMQ writes to the relay asynchronously: copy until nothing has moved for a moment.
+        quiet_since = time.monotonic()
+        while (now := time.monotonic()) < deadline and now - quiet_since < _DRAIN_QUIET_S:
+            fanout.poll(min(0.02, max(0.0, deadline - now)))
+            if fanout.pending():
+                quiet_since = time.monotonic()
 
-    def _send(self, sock: zmq.Socket[Any], msg: _Message) -> None:
+    def _send(self, fanout: Fanout, msg: _Message) -> None:
         payload = msg.payload
         camera: str | None = None
         kind, label = "raw", ""
@@ -210,14 +264,17 @@ class Publisher:
             self._count_drop("serialise")
             return
         try:
-            sock.send_multipart([msg.topic.encode("utf-8"), data], flags=zmq.NOBLOCK)
-        except zmq.Again:
+            lost = fanout.send([msg.topic.encode("utf-8"), data])
+        except zmq.Again:  # inproc: the one socket refused it
             self._count_drop("hwm")
             return
         except zmq.ZMQError:
             log.exception("ZeroMQ send failed for topic %s", msg.topic)
             self._count_drop("error")
             return
+        if lost:
+            self._count_drop("subscriber_hwm", lost)
+        self._subscribers = fanout.subscribers
         self.published += 1
         if self.metrics is not None:
             now = time.monotonic()
@@ -238,15 +295,12 @@ class Publisher:
     def _set_depth(self) -> None:
         if self.metrics is not None:
             self.metrics.publish_queue_depth.set(self._queue.qsize())
+            self.metrics.subscribers.set(self._subscribers)
 
 
-def _bind_message(bind: str, exc: zmq.ZMQError) -> str:
-    if exc.errno == zmq.EADDRINUSE:
-        return (
-            f"cannot bind the event socket to {bind}: the address is already in use "
-            "(another actionstream running?); choose another with zmq.bind / ACTIONSTREAM_ZMQ__BIND"
-        )
-    return (
-        f"cannot bind the event socket to {bind}: {exc.strerror}; expected an endpoint like "
-        "tcp://127.0.0.1:5556, tcp://0.0.0.0:5556 or ipc:///tmp/actionstream.sock"
-    )
+def _drain_wake(sock: socket.socket) -> None:
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:  # nothing more to read
+        pass

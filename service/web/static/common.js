@@ -55,8 +55,14 @@ function prettyLabel(label) {
   return String(label || "").replaceAll("_", " ").toLowerCase();
 }
 
+// The session ended (or the server now wants its token): to the login page, then back here.
+function toLogin() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
 async function fetchJSON(url, options) {
   const response = await fetch(url, options);
+  if (response.status === 401) toLogin();
   let body = null;
   try { body = await response.json(); } catch (e) { body = null; }
   if (!response.ok) {

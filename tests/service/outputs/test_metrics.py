@@ -25,6 +25,7 @@ EXPECTED = {
     "actionstream_events_published": "counter",
     "actionstream_events_dropped": "counter",
     "actionstream_publish_queue_depth": "gauge",
+    "actionstream_subscribers": "gauge",
     "actionstream_stage_latency_seconds": "histogram",
     "actionstream_end_to_end_latency_seconds": "histogram",
     "actionstream_worker_errors": "counter",

@@ -10,7 +10,10 @@ import time
 import pytest
 import zmq
 
+from service.cli import build_parser
+from service.outputs.curve import CurveClient, CurveServer
 from service.outputs.proxy import EventProxy, ProxyError
+from service.outputs.publisher import Publisher
 
 PUBLISHER = r"""
 import sys, time, zmq
@@ -127,3 +130,76 @@ def test_stop_leaves_no_thread() -> None:
 def test_needs_somewhere_to_read_from() -> None:
     with pytest.raises(ValueError, match="XSUB bind endpoint"):
         EventProxy("tcp://127.0.0.1:0")
+
+
+def test_curve_through_the_proxy_as_the_helm_chart_sets_it_up() -> None:
+    """Shards and proxy share one keypair; subscribers of the proxy need an authorized key."""
+    ctx: zmq.Context = zmq.Context()  # the proxy's; the shard (another process in a cluster) has its own
+    shared_public, shared_secret = zmq.curve_keypair()
+    alice_public, alice_secret = zmq.curve_keypair()
+    shard = Publisher("tcp://127.0.0.1:*", curve=CurveServer(shared_secret))
+    shard.start()
+    proxy = EventProxy(
+        "tcp://127.0.0.1:0",
+        upstreams=[shard.endpoint or ""],
+        context=ctx,
+        curve=CurveServer(shared_secret, frozenset({alice_public})),
+        upstream_curve=CurveClient(shared_secret, shared_public),
+    )
+    proxy.start()
+    socks = {}
+    for name, curve in (("alice", CurveClient(alice_secret, shared_public)), ("plain", None)):
+        sock = ctx.socket(zmq.SUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(sock)
+        sock.setsockopt(zmq.SUBSCRIBE, b"action.")
+        sock.connect(proxy.bound_xpub or "")
+        socks[name] = sock
+    got = dict.fromkeys(socks, 0)
+    try:
+        deadline = time.monotonic() + 10
+        while got["alice"] < 20 and time.monotonic() < deadline:
+            shard.publish("action.cam0", {"n": 1})
+            time.sleep(0.02)
+            for name, sock in socks.items():
+                while sock.poll(0):
+                    sock.recv_multipart()
+                    got[name] += 1
+    finally:
+        for sock in socks.values():
+            sock.close()
+        proxy.stop()
+        assert proxy.join(timeout=3)
+        shard.close(linger=0)
+        ctx.term()
+    assert got["alice"] >= 20, "the proxy reached the CURVE shard and let the authorized subscriber in"
+    assert got["plain"] == 0
+
+
+def test_curve_proxy_refuses_a_plain_publisher(publishers) -> None:
+    ctx: zmq.Context = zmq.Context()
+    _, secret = zmq.curve_keypair()
+    proxy = EventProxy(
+        "tcp://127.0.0.1:0", xsub_bind="tcp://127.0.0.1:0", context=ctx, curve=CurveServer(secret)
+    )
+    proxy.start()
+    try:
+        publishers("connect", proxy.bound_xsub, "intruder")
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        CurveClient(secret, zmq.curve_public(secret)).apply(sub)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(proxy.bound_xpub or "")
+        assert not sub.poll(3000), "nothing from a publisher without the key"
+        sub.close()
+    finally:
+        proxy.stop()
+        assert proxy.join(timeout=3)
+        ctx.term()
+
+
+def test_proxy_binds_to_loopback_by_default() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["proxy", "--upstream", "tcp://127.0.0.1:5556"])
+    assert args.bind == "tcp://127.0.0.1:5560"

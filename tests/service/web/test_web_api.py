@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from service.web.jobs import CSV, INPUT, META, TIMELINE, VIDEO, JobManager, JobState, display_name
+from service.web.jobs_dir import LOCK_NAME
 from tests.service.web.webtools import FakeRunner, serve_web
 
 WAVE = "videos/omkarnagarkar55_wave.mp4"
@@ -43,7 +44,7 @@ def wait_state(url: str, job_id: str, states: set[str], timeout: float = 30.0) -
 
 
 def leftovers(jobs_dir: Path) -> list[str]:
-    return sorted(p.name for p in jobs_dir.iterdir())
+    return sorted(p.name for p in jobs_dir.iterdir() if p.name != LOCK_NAME)
 
 
 @pytest.fixture
@@ -157,7 +158,8 @@ def test_file_names_never_reach_the_disk(tmp_path: Path, wave: bytes, name: str)
         wait_state(s.url, job["id"], {"done"})
         files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         assert files == sorted(
-            ["jobs", f"jobs/{job['id']}"] + [f"jobs/{job['id']}/{n}" for n in (VIDEO, TIMELINE, CSV, META)]
+            ["jobs", f"jobs/{LOCK_NAME}", f"jobs/{job['id']}"]
+            + [f"jobs/{job['id']}/{n}" for n in (VIDEO, TIMELINE, CSV, META)]
         )
         assert not (tmp_path / "evil.mp4").exists()
 

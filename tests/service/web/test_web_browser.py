@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.rtsp_server import free_port
-from tests.service.web.webtools import browser_unavailable, chromium_page
+from tests.service.web.webtools import browser_unavailable, chromium_page, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,15 +25,19 @@ ROOT = Path(__file__).resolve().parents[3]
 WAVE = "videos/omkarnagarkar55_wave.mp4"
 
 
-@pytest.fixture(scope="module")
-def web_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+TOKEN = "browser-test-token-0123456789"
+
+
+@contextmanager
+def running_web(tmp: Path, **env_extra: str) -> Iterator[str]:
+    """`actionstream web` in its own process until the block ends; it must exit 0 on SIGTERM."""
     reason = browser_unavailable()
     if reason:
         pytest.skip(reason)
-    tmp = tmp_path_factory.mktemp("web")
     port = free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "web.log"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **env_extra)
     with open(log, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "service", "web", "--port", str(port), "--backend", "mediapipe",
@@ -62,6 +67,13 @@ def web_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert not list((tmp / "jobs").glob("*/input")), "uploads are not left behind"
 
 
+@pytest.fixture(scope="module")
+def web_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """On loopback without a token: the page is open (the Host and Origin checks still apply)."""
+    with running_web(tmp_path_factory.mktemp("web")) as url:
+        yield url
+
+
 def test_upload_analyse_and_play_in_the_browser(
     web_url: str, shared_data: Path, tmp_path: Path, artifacts_dir: Path
 ) -> None:
@@ -86,7 +98,7 @@ def test_upload_analyse_and_play_in_the_browser(
         assert "100 %" in page.inner_text("#progress-text")
 
         page.wait_for_selector("#result", state="visible")
-        page.wait_for_function("document.getElementById('result-video').readyState >= 2", timeout=60_000)
+        wait_until(page, "document.getElementById('result-video').readyState >= 2", timeout_ms=60_000)
         played = page.evaluate(
             """async () => {
                 const v = document.getElementById('result-video');
@@ -115,7 +127,7 @@ def test_upload_analyse_and_play_in_the_browser(
         page.evaluate(
             "() => { const v = document.getElementById('result-video'); v.pause(); v.currentTime = 7.0; }"
         )
-        page.wait_for_function("document.getElementById('result-video').seeking === false")
+        wait_until(page, "document.getElementById('result-video').seeking === false")
         time.sleep(0.5)
         page.screenshot(path=str(artifacts_dir / "web-upload.png"), full_page=True)
 
@@ -138,3 +150,37 @@ def test_a_text_file_named_mp4_gets_a_clear_message(
         assert not page.evaluate(
             "[...document.querySelectorAll('#job-list li')].some(li => li.textContent.includes('holiday'))"
         ), "a refused upload is not a job"
+
+
+def test_with_a_token_the_browser_logs_in_and_keeps_an_httponly_cookie(
+    tmp_path: Path, artifacts_dir: Path
+) -> None:
+    with running_web(tmp_path / "web", ACTIONSTREAM_HTTP__TOKEN=TOKEN) as url:
+        assert httpx.get(f"{url}/api/config").status_code == 401
+        with chromium_page(tmp_path / "profile") as page:
+            response = page.goto(url + "/")
+            assert response is not None and response.status == 401
+            page.wait_for_selector("form[action='/login']")
+            page.screenshot(path=str(artifacts_dir / "web-login.png"))
+            page.fill("input[name=token]", "not-the-token")
+            page.click("button[type=submit]")
+            assert "not valid" in page.inner_text("#message")
+            page.fill("input[name=token]", TOKEN)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#upload-form")
+            wait_until(page, "document.getElementById('limits').textContent.includes('up to')")
+            assert page.evaluate("document.cookie") == "", "the session cookie is HttpOnly"
+            cookies = page.context.cookies()
+            (session,) = [c for c in cookies if c["name"] == "actionstream_session"]
+            assert session["httpOnly"] and session["sameSite"] == "Strict" and TOKEN not in session["value"]
+            # The page's own requests carry the cookie: the API answers (a text file gets its 415).
+            fake = tmp_path / "notes.mp4"
+            fake.write_text("not a video\n" * 100)
+            page.set_input_files("#file-input", str(fake))
+            page.click("#upload-button")
+            page.wait_for_selector("#error", state="visible", timeout=30_000)
+            assert "(HTTP 415)" in page.inner_text("#error")
+        with chromium_page(tmp_path / "profile2") as page:  # a fresh browser, the token in the URL once
+            page.goto(f"{url}/?token={TOKEN}")
+            page.wait_for_selector("#upload-form")
+            assert "token=" not in page.url, page.url

@@ -24,7 +24,7 @@ from service.engine.analyzer import FrameResult, TrackAction
 from service.outputs.events import ActionEvent, StatusEvent
 from service.web.live import LivePreviews
 from tests.rtsp_server import RtspServer, free_port, unavailable_reason
-from tests.service.web.webtools import FakeRunner, chromium_page, serve_web
+from tests.service.web.webtools import FakeRunner, chromium_page, serve_web, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -199,24 +199,27 @@ def test_live_page_shows_the_rtsp_camera_in_chromium(
             time.sleep(0.5)
         with chromium_page(tmp_path / "profile") as page:
             page.goto(f"{url}/live")
-            page.wait_for_function(
+            wait_until(
+                page,
                 "() => { const i = document.querySelector('img[data-camera=\"cam0\"]'); "
                 "return i && i.complete && i.naturalWidth > 0; }",
-                timeout=60_000,
+                timeout_ms=60_000,
             )
             size = page.evaluate(
                 "() => { const i = document.querySelector('img[data-camera=\"cam0\"]'); "
                 "return [i.naturalWidth, i.naturalHeight]; }"
             )
             assert size == [420, 420], "the camera's own frames (420x420), not a placeholder"
-            page.wait_for_function(
+            wait_until(
+                page,
                 "() => document.querySelector('section[data-camera=\"cam0\"] [data-role=state]')"
-                ".textContent === 'online'"
+                ".textContent === 'online'",
             )
             # The people line names what the model sees once a window (~1.5 s) has been classified.
-            page.wait_for_function(
+            wait_until(
+                page,
                 "() => document.querySelector('section[data-camera=\"cam0\"] .people .chip') !== null",
-                timeout=60_000,
+                timeout_ms=60_000,
             )
             assert "online" in page.inner_text('section[data-camera="cam0"] ul.events').lower()
             time.sleep(1.0)  # let a few more frames arrive for the screenshot

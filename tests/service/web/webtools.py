@@ -18,6 +18,8 @@ import pytest
 
 from service.config import WebConfig
 from service.outputs.http import HttpServer, create_app
+from service.outputs.http_guard import AccessPolicy
+from service.outputs.http_protocol import HttpLimits
 from service.outputs.metrics import Metrics
 from service.web import WebUI
 from service.web.jobs import CSV, TIMELINE, VIDEO, JobCancelledError, JobWork
@@ -78,9 +80,12 @@ def serve_web(
     *,
     previews: LivePreviews | None = None,
     camera_states: Any = None,
+    access: AccessPolicy | None = None,
+    limits: HttpLimits | None = None,
     **web: Any,
 ) -> Iterator[Served]:
-    """The web UI (``WebConfig(**web)``) on a free port; stopped and checked at the end."""
+    """The web UI (``WebConfig(**web)``) on a free port; stopped and checked at the end.
+    ``access``/``limits``: the HTTP server's policy and limits (default: no token, the defaults)."""
     config = WebConfig(jobs_dir=jobs_dir, **web)
     ui = WebUI(config, runner=runner, previews=previews, camera_states=camera_states)
 
@@ -91,7 +96,8 @@ def serve_web(
         def model_loaded(self) -> bool:
             return True
 
-    server = HttpServer(create_app(Metrics(), Health(), routers=[ui.router], require_cameras=False), port=0)
+    app = create_app(Metrics(), Health(), routers=[ui.router], require_cameras=False, access=access)
+    server = HttpServer(app, port=0, limits=limits)
     ui.start()
     server.start()
     try:
@@ -130,6 +136,25 @@ def chromium_page(profile: Path) -> Iterator[Any]:
         try:
             page = context.new_page()
             page.set_default_timeout(30_000)
+            violations: list[str] = []  # the pages must work under their own CSP
+            page.on(
+                "console",
+                lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+            )
             yield page
+            assert not violations, violations
         finally:
             context.close()
+
+
+def wait_until(page: Any, expression: str, timeout_ms: float = 30_000) -> Any:
+    """Poll a JavaScript expression until it is truthy (Playwright's wait_for_function evaluates
+    strings with eval, which the pages' CSP forbids)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms / 1000:g} s: {expression}")
+        time.sleep(0.1)
