@@ -9,7 +9,12 @@ import threading
 import time
 
 from capture.sources import open_source
-from service.app.build import action_classifier_factory, pose_backend_factory
+from service.app.build import (
+    action_classifier_factory,
+    device_backend_factory,
+    on_every_device,
+    pose_backend_factory,
+)
 from service.app.webui import build_web_ui
 from service.config import AppConfig
 from service.engine.analyzer import FrameResult
@@ -18,7 +23,7 @@ from service.outputs.metrics import Metrics
 from service.outputs.publisher import Publisher
 from service.runtime.pipeline import Pipeline, SourceOpener, StatusSink
 from service.runtime.sinks import Sinks
-from service.runtime.worker import BackendFactory, ClassifierFactory, ResultSink
+from service.runtime.worker import BackendFactory, ClassifierFactory, DeviceBackendFactory, ResultSink
 from service.web import WebUI
 from service.web.live import LivePreviews
 
@@ -61,7 +66,13 @@ class Service:
         if self.previews is not None:
             results.append(("live preview", self.previews.update))
             statuses.append(("live preview", self.previews.record))
-        backend_factory = backend_factory or pose_backend_factory(config.pose)
+        # The pose workers build their backend on their own device; one passed in serves every device.
+        on_device: DeviceBackendFactory
+        if backend_factory is None:
+            backend_factory = pose_backend_factory(config.pose)
+            on_device = device_backend_factory(config.pose)
+        else:
+            on_device = on_every_device(backend_factory)
         classifier_factory = classifier_factory or action_classifier_factory(config.model, config.pose)
         # Built here (not in run) so a bad source is reported before anything starts.
         self.pipeline = Pipeline(
@@ -69,7 +80,7 @@ class Service:
             metrics=self.metrics,
             on_result=Sinks(results, self.metrics),
             on_status=Sinks(statuses, self.metrics),
-            backend_factory=backend_factory,
+            backend_factory=on_device,
             classifier_factory=classifier_factory,
             stop_event=self.stop_event,
             source_opener=source_opener,
