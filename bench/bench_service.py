@@ -236,7 +236,7 @@ def bench_overhead(frames: int) -> dict[str, Any]:
     )
     service = Service(
         config,
-        backend_factory=ZeroCostBackend,
+        backend_factory=lambda device: ZeroCostBackend(),
         source_opener=lambda spec, camera_id, options: SyntheticFile(camera_id, frames),
     )
     cpu0, t0 = cpu_seconds(), time.monotonic()

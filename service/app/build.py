@@ -48,15 +48,6 @@ def device_backend_factory(pose: PoseConfig) -> DeviceBackendFactory:
     return make
 
 
-def on_every_device(factory: BackendFactory) -> DeviceBackendFactory:
-    """A factory that ignores the device (a test double, a backend passed in) for the pose workers."""
-
-    def make(device: str) -> PoseBackend:
-        return factory()
-
-    return make
-
-
 def action_classifier_factory(model: ModelConfig, pose: PoseConfig) -> ClassifierFactory:
     """Loads the configured action model (the shipped one by default)."""
     path = model.path or default_model_path()

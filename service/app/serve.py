@@ -9,12 +9,7 @@ import threading
 import time
 
 from capture.sources import open_source
-from service.app.build import (
-    action_classifier_factory,
-    device_backend_factory,
-    on_every_device,
-    pose_backend_factory,
-)
+from service.app.build import action_classifier_factory, device_backend_factory
 from service.app.webui import build_web_ui
 from service.config import AppConfig
 from service.engine.analyzer import FrameResult
@@ -31,14 +26,15 @@ log = logging.getLogger(__name__)
 
 
 class Service:
-    """Everything ``actionstream serve`` runs; collaborators can be passed in for tests."""
+    """Everything ``actionstream serve`` runs; collaborators can be passed in for tests and benchmarks
+    (``backend_factory(device)``: the pose backend a worker on ``device`` runs)."""
 
     def __init__(
         self,
         config: AppConfig,
         *,
         stop_event: threading.Event | None = None,
-        backend_factory: BackendFactory | None = None,
+        backend_factory: DeviceBackendFactory | None = None,
         classifier_factory: ClassifierFactory | None = None,
         source_opener: SourceOpener = open_source,
         exit_when_finished: bool = True,
@@ -66,13 +62,10 @@ class Service:
         if self.previews is not None:
             results.append(("live preview", self.previews.update))
             statuses.append(("live preview", self.previews.record))
-        # The pose workers build their backend on their own device; one passed in serves every device.
-        on_device: DeviceBackendFactory
-        if backend_factory is None:
-            backend_factory = pose_backend_factory(config.pose)
-            on_device = device_backend_factory(config.pose)
-        else:
-            on_device = on_every_device(backend_factory)
+        # The pose workers build their backend on their own device; the upload page on the first one.
+        on_device = backend_factory or device_backend_factory(config.pose)
+        primary = config.pose.primary_device
+        one_backend: BackendFactory = lambda: on_device(primary)  # noqa: E731
         classifier_factory = classifier_factory or action_classifier_factory(config.model, config.pose)
         # Built here (not in run) so a bad source is reported before anything starts.
         self.pipeline = Pipeline(
@@ -89,7 +82,7 @@ class Service:
         if config.web.enabled:
             self.web = build_web_ui(
                 config,
-                backend_factory=backend_factory,
+                backend_factory=one_backend,
                 classifier_factory=classifier_factory,
                 previews=self.previews,
                 camera_states=self.pipeline.camera_states,

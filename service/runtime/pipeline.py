@@ -226,6 +226,7 @@ class Pipeline:
     def start(self, model_timeout_s: float = 300.0) -> None:
         """Start the analysis stage and the pose workers (loading the models), then the captures;
         raise if a model cannot load."""
+        single_threaded_torch()
         self.analysis.start()
         for w in self.pose_workers:
             w.start()
@@ -286,6 +287,20 @@ class Pipeline:
 
     def _on_state(self, change: StateChange) -> None:
         self._on_status(StatusEvent.from_state_change(change))
+
+
+def single_threaded_torch() -> None:
+    """One thread per torch op on the CPU, for the whole process.
+
+    Parallelism here comes from the workers (one per core); a torch op that also splits itself over
+    every core only fights them. Worse, a parallel region waits for its slowest thread: with two
+    threads and another process holding one core, the action model's 0.3 ms call was measured
+    taking 15 ms in the median and 277 ms at p90 (``docs/PERFORMANCE.md``)."""
+    try:
+        import torch  # noqa: PLC0415 - the action model is torch; import it only to set this
+    except ImportError:
+        return
+    torch.set_num_threads(1)
 
 
 def workers_per_device(configured: int | None, device: str) -> int:
