@@ -56,6 +56,7 @@ class Harness:
         config: AppConfig,
         sources: dict[str, SyntheticCamera],
         backend: TimedBackend | Any,
+        *,
         metrics: Metrics | None = None,
         also_publish: Any = None,
         pose_call_s: float | None = None,
