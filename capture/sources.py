@@ -17,7 +17,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import cv2
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp")
 TRANSPORTS = ("tcp", "udp")
-_MAX_SANE_FPS = 240.0
+MAX_SANE_FPS = 240.0  # a declared rate above this is a container's placeholder, not a rate
 _DEV_VIDEO = re.compile(r"^/dev/video(\d+)$")
 
 
@@ -68,8 +68,8 @@ class SourceOptions:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and 0 < value <= 16384):
                 raise ValueError(f"SourceOptions.{name} must be None or an int in 1..16384, got {value!r}")
-        if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= _MAX_SANE_FPS):
-            raise ValueError(f"SourceOptions.fps must be None or in (0, {_MAX_SANE_FPS}], got {self.fps!r}")
+        if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= MAX_SANE_FPS):
+            raise ValueError(f"SourceOptions.fps must be None or in (0, {MAX_SANE_FPS}], got {self.fps!r}")
 
 
 class VideoSource(ABC):
@@ -125,7 +125,7 @@ class VideoSource(ABC):
             raise SourceError(self._open_failure())
         self._cap = cap
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self._fps = fps if math.isfinite(fps) and 0 < fps <= _MAX_SANE_FPS else None
+        self._fps = fps if math.isfinite(fps) and 0 < fps <= MAX_SANE_FPS else None
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) or None
         self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) or None
         self._on_opened(cap)
@@ -405,11 +405,6 @@ def _file(path_text: str, camera_id: str, options: SourceOptions) -> FileSource:
     if not path.is_file():
         raise SourceError(f"{path} is not a file: give a video file, not a directory")
     return FileSource(path, camera_id, options)
-
-
-def describe_spec(spec: Any) -> str:
-    """A spec as it may be shown to users (masked)."""
-    return mask_credentials(str(spec))
 
 
 def configure_native_logging(debug: bool) -> None:

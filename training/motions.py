@@ -13,16 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.labels import ORIGINAL_ACTIONS
 from training.body import LEFT, RIGHT, SIDE_SIGN, BodyShape, Motion, limb_dir, two_bone_ik
 
-ACTIONS: tuple[str, ...] = (
-    "JUMPING",
-    "JUMPING_JACKS",
-    "BOXING",
-    "WAVING_2HANDS",
-    "WAVING_1HAND",
-    "CLAPPING_HANDS",
-)
+ACTIONS: tuple[str, ...] = ORIGINAL_ACTIONS
 IDLE = "IDLE"
 DEG = np.pi / 180.0
 

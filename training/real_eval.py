@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from inference.classifier import ActionClassifier
+from inference.windows import SAME_INSTANT_S as _EPS_S
 from inference.windows import Window, WindowSpec
 from training.video_poses import PoseSource, VideoPoses, cached_video_poses, replay_windows
 
 log = logging.getLogger(__name__)
 
-_EPS_S = 1e-6
 LABELS_CSV = "labels.csv"
 # The service's default SegmentConfig.enter_threshold: a window above it counts towards an event.
 CONFIDENT = 0.6

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.keypoints import NUM_KEYPOINTS
+from inference.windows import SAME_INSTANT_S as _EPS_S
 from inference.windows import TrackWindows, WindowSpec
 from training.video_poses import PoseSource, TrackSequence, VideoPoses, cached_video_poses
 from training.windowset import DatasetError, WindowSet, features_or_none, stack_features
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 RAW_FORMAT = "actionstream.raw-windows"
 RAW_VERSION = 1
-_EPS_S = 1e-6
 
 
 @dataclass(frozen=True)

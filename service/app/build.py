@@ -10,8 +10,9 @@ from inference.backends import create_video_backend
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
 from service.config import EngineConfig, ModelConfig, PoseConfig
+from service.engine.analyzer import BackendFactory, ClassifierFactory
 from service.offline.analyze import AnalyzeOptions
-from service.runtime.worker import BackendFactory, ClassifierFactory, DeviceBackendFactory
+from service.runtime.worker import DeviceBackendFactory
 
 DEFAULT_MODEL = "default.safetensors"
 

@@ -12,13 +12,13 @@ from capture.sources import open_source
 from service.app.build import action_classifier_factory, device_backend_factory
 from service.app.webui import build_web_ui
 from service.config import AppConfig
-from service.engine.analyzer import FrameResult
+from service.engine.analyzer import BackendFactory, ClassifierFactory, FrameResult
 from service.outputs.http import HttpServer, create_app
 from service.outputs.metrics import Metrics
 from service.outputs.publisher import Publisher
 from service.runtime.pipeline import Pipeline, SourceOpener, StatusSink
 from service.runtime.sinks import Sinks
-from service.runtime.worker import BackendFactory, ClassifierFactory, DeviceBackendFactory, ResultSink
+from service.runtime.worker import DeviceBackendFactory, ResultSink
 from service.web import WebUI
 from service.web.live import LivePreviews
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 from service.app.build import analyze_options
 from service.config import WebAppConfig
-from service.runtime.worker import BackendFactory, ClassifierFactory
+from service.engine.analyzer import BackendFactory, ClassifierFactory
 from service.web import WebUI
 from service.web.live import LivePreviews
 from service.web.runner import AnalyzeJobRunner

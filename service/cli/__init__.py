@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.cli.analyze",
     "service.cli.web",
     "service.cli.train",
+    "service.cli.evaluate",
+    "service.cli.dataset",
 )
 
 

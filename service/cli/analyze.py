@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from service.cli.common import UsageError, add_model_arguments
+from service.cli.common import UsageError, add_model_arguments, number
 
 if TYPE_CHECKING:
     from inference.backends.base import PoseBackend
@@ -43,29 +43,14 @@ def register(sub: Any) -> None:
     p.add_argument("--csv", metavar="OUT.csv", help="write the segments per track as CSV")
     p.add_argument(
         "--stride",
-        type=_int_range(1, 1000),
+        type=number(int),
         default=1,
         help="analyse every Nth frame; the others are written with the latest result (default: 1)",
     )
     add_model_arguments(p)
-    p.add_argument(
-        "--max-people", type=_int_range(1, 100), help="people tracked per frame (default: the backend's)"
-    )
+    p.add_argument("--max-people", type=number(int), help="people tracked per frame (default: the backend's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
-
-
-def _int_range(lo: int, hi: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"expected {lo}..{hi}, got {value}")
-        return value
-
-    return parse
 
 
 def _outputs(args: argparse.Namespace, src: Path) -> tuple[Path, Path | None, Path | None]:
@@ -136,18 +121,19 @@ def _engine(args: argparse.Namespace) -> tuple[PoseBackend, ActionClassifier, An
         config = EngineConfig.model_validate(
             {
                 "pose": {"backend": args.backend or "auto", "device": args.device or "auto"}
-                | ({"max_people": args.max_people} if args.max_people else {}),
+                | ({"max_people": args.max_people} if args.max_people is not None else {}),
                 "model": {"path": args.model},
             }
         )
     except ValidationError as exc:
         raise UsageError(format_validation_error(exc)) from None
     try:
+        options = analyze_options(config, stride=args.stride)
         classifier = action_classifier_factory(config.model, config.pose)()
         backend = pose_backend_factory(config.pose)()
     except (BackendUnavailable, ModelFileError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    return backend, classifier, analyze_options(config, stride=args.stride)
+    return backend, classifier, options
 
 
 def _report(result: AnalysisResult, video: Path, timeline: Path | None, table: Path | None) -> None:

@@ -15,10 +15,10 @@ from typing import Any
 
 from capture.frame import Frame
 from capture.queue import FrameQueue
-from capture.sources import SourceError, SourceOptions, configure_native_logging, open_source
+from capture.sources import TRANSPORTS, SourceError, SourceOptions, configure_native_logging, open_source
 from capture.state import StateChange
 from capture.thread import CaptureThread, WatchdogOptions
-from service.cli.common import UsageError
+from service.cli.common import UsageError, number
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +35,40 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("source", metavar="SOURCE", help="RTSP/HTTP URL, webcam index, /dev/videoN or file")
+    seconds = number(float, gt=0, what="seconds")
+    source, watchdog = SourceOptions(), WatchdogOptions()  # capture's defaults
     parser.add_argument(
-        "--seconds", type=_positive_float, default=10.0, help="how long to watch (default: %(default)s)"
+        "--seconds",
+        type=number(float, gt=0, le=86400, what="seconds"),
+        default=10.0,
+        help="how long to watch (default: %(default)s)",
     )
     parser.add_argument(
-        "--transport", choices=["tcp", "udp"], default="tcp", help="RTSP transport (default: tcp)"
+        "--transport",
+        choices=TRANSPORTS,
+        default=source.transport,
+        help="RTSP transport (default: tcp)",
     )
     parser.add_argument(
-        "--open-timeout", type=_positive_float, default=10.0, help="seconds (default: %(default)s)"
+        "--open-timeout",
+        type=seconds,
+        default=source.open_timeout_s,
+        help="seconds (default: %(default)s)",
     )
     parser.add_argument(
-        "--read-timeout", type=_positive_float, default=5.0, help="seconds (default: %(default)s)"
+        "--read-timeout",
+        type=seconds,
+        default=source.read_timeout_s,
+        help="seconds (default: %(default)s)",
     )
     parser.add_argument(
         "--stall-timeout",
-        type=_positive_float,
-        default=10.0,
+        type=seconds,
+        default=watchdog.stall_timeout_s,
         help="seconds without frames (default: %(default)s)",
     )
     parser.add_argument("--camera-id", default="probe", help="name used in logs (default: %(default)s)")
     parser.set_defaults(handler=run)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value > 86400:
-        raise argparse.ArgumentTypeError(f"expected seconds in (0, 86400], got {text}")
-    return value
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -73,9 +77,13 @@ def _emit(obj: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     configure_native_logging(debug=args.log_level == "DEBUG")
-    options = SourceOptions(
-        transport=args.transport, open_timeout_s=args.open_timeout, read_timeout_s=args.read_timeout
-    )
+    try:  # the bounds are capture's own
+        options = SourceOptions(
+            transport=args.transport, open_timeout_s=args.open_timeout, read_timeout_s=args.read_timeout
+        )
+        watchdog = WatchdogOptions(stall_timeout_s=args.stall_timeout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     try:
         source = open_source(args.source, camera_id=args.camera_id, options=options)
         source.check()
@@ -96,9 +104,7 @@ def run(args: argparse.Namespace) -> int:
             }
         )
 
-    capture = CaptureThread(
-        source, queue, stop, on_state=on_state, watchdog=WatchdogOptions(stall_timeout_s=args.stall_timeout)
-    )
+    capture = CaptureThread(source, queue, stop, on_state=on_state, watchdog=watchdog)
     first: Frame | None = None
     last: Frame | None = None
     consumed = 0

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from typing import Any
 
 from capture.url import mask_credentials
-from service.cli.common import UsageError, add_model_arguments, config_overrides, stop_on_signals
+from service.cli.common import (
+    UsageError,
+    add_model_arguments,
+    config_overrides,
+    load_or_usage_error,
+    stop_on_signals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +64,14 @@ def run(args: argparse.Namespace) -> int:
     from inference.backends import BackendUnavailable
     from inference.model_file import ModelFileError
     from service.app.serve import Service
-    from service.config import ConfigError, load_config
+    from service.config import load_config
     from service.outputs.http import HttpServerError
     from service.outputs.publisher import PublisherError
     from service.runtime.pipeline import PipelineError
 
     if args.config is None and args.source is None:
         raise UsageError("nothing to serve: give --source (RTSP URL, webcam index or file) or --config FILE")
-    try:
-        config = load_config(args.config, env=os.environ, overrides=_overrides(args))
-    except ConfigError as exc:
-        raise UsageError(f"bad config:\n{exc}") from None
+    config = load_or_usage_error(load_config, args.config, _overrides(args))
 
     stop = stop_on_signals()
     try:

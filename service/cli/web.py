@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from service.cli.common import UsageError, add_model_arguments, config_overrides, stop_on_signals
+from service.cli.common import (
+    UsageError,
+    add_model_arguments,
+    config_overrides,
+    load_or_usage_error,
+    stop_on_signals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +70,11 @@ def run(args: argparse.Namespace) -> int:
     from inference.model_file import ModelFileError
     from service.app.build import action_classifier_factory, pose_backend_factory
     from service.app.webui import build_web_ui
-    from service.config import ConfigError, load_web_config
+    from service.config import load_web_config
     from service.outputs.http import HttpServer, HttpServerError, create_app
     from service.outputs.metrics import Metrics
 
-    try:
-        config = load_web_config(args.config, env=os.environ, overrides=_overrides(args))
-    except ConfigError as exc:
-        raise UsageError(f"bad config:\n{exc}") from None
+    config = load_or_usage_error(load_web_config, args.config, _overrides(args))
     if not config.web.enabled:
         raise UsageError("web.enabled is false in the config: set it to true to serve the upload page")
     # Build the models once now: a missing library or model file is reported at start, with what

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from capture.frame import Frame
+from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
 from inference.poses import Poses, TrackedPoses
 from inference.tracker import Tracker
@@ -27,8 +28,21 @@ from service.engine.segments import Classification, SegmentTracker
 from service.outputs.events import ActionEvent, PoseEvent
 
 AnalysisEvent = ActionEvent | PoseEvent
+# The engine's models are built by factories, called in the thread that will use them (CUDA contexts
+# and MediaPipe graphs are not shared between threads).
+BackendFactory = Callable[[], PoseBackend]
+ClassifierFactory = Callable[[], ActionClassifier]
 
-__all__ = ["AnalysisEvent", "FrameAnalyzer", "FrameResult", "LaneOptions", "TrackAction", "make_tracker"]
+__all__ = [
+    "AnalysisEvent",
+    "BackendFactory",
+    "ClassifierFactory",
+    "FrameAnalyzer",
+    "FrameResult",
+    "LaneOptions",
+    "TrackAction",
+    "make_tracker",
+]
 
 
 def make_tracker(options: LaneOptions) -> Tracker:

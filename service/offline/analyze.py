@@ -54,7 +54,7 @@ class AnalyzeOptions:
 
     def __post_init__(self) -> None:
         if not 1 <= self.stride <= 1000:
-            raise ValueError(f"AnalyzeOptions.stride must be in 1..1000, got {self.stride}")
+            raise ValueError(f"stride must be in 1..1000, got {self.stride}")
         if not 1 <= self.batch_size <= 64:
             raise ValueError(f"AnalyzeOptions.batch_size must be in 1..64, got {self.batch_size}")
 

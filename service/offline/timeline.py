@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.windows import SAME_INSTANT_S as _EPS_S
 from service.engine.segments import Classification
 from service.outputs.events import ActionEvent
-
-_EPS_S = 1e-6
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,9 @@ from typing import Literal
 
 import cv2
 
+from capture.sources import MAX_SANE_FPS
+
 BadVideoKind = Literal["missing", "empty", "not_video", "corrupt"]
-_MAX_SANE_FPS = 240.0
 
 
 class BadVideoError(ValueError):
@@ -49,8 +50,8 @@ class VideoInfo:
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f"VideoInfo needs a positive size, got {self.width}x{self.height}")
-        if not (math.isfinite(self.fps) and 0 < self.fps <= _MAX_SANE_FPS):
-            raise ValueError(f"VideoInfo.fps must be in (0, {_MAX_SANE_FPS}], got {self.fps}")
+        if not (math.isfinite(self.fps) and 0 < self.fps <= MAX_SANE_FPS):
+            raise ValueError(f"VideoInfo.fps must be in (0, {MAX_SANE_FPS}], got {self.fps}")
 
 
 def probe_video(path: str | Path, *, name: str | None = None, timeout_s: float = 60.0) -> VideoInfo:
@@ -103,7 +104,7 @@ def _decode_first_frame(
         frames = _int(meta.get("frames")) or _int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     finally:
         cap.release()
-    if not (fps and 0 < fps <= _MAX_SANE_FPS):
+    if not (fps and 0 < fps <= MAX_SANE_FPS):
         fps = 25.0  # containers without a usable rate: assume the common one (output timing only)
     duration = _float(meta.get("duration"))
     if frames is None and duration:
@@ -184,7 +185,7 @@ def _rate(text: object) -> float | None:
         value = float(Fraction(str(text)))
     except (ValueError, ZeroDivisionError):
         return None
-    return value if 0 < value <= _MAX_SANE_FPS else None
+    return value if 0 < value <= MAX_SANE_FPS else None
 
 
 def _float(value: object) -> float | None:

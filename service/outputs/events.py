@@ -26,11 +26,12 @@ from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, Literal, Protocol
 
+from capture.state import SourceState
 from inference.poses import TrackedPoses
 
 SCHEMA_VERSION = 1
 ACTION_TYPES: tuple[str, ...] = ("update", "start", "end")
-STATUS_STATES: tuple[str, ...] = ("connecting", "online", "stalled", "reconnecting", "offline", "ended")
+STATUS_STATES: tuple[str, ...] = tuple(state.value for state in SourceState)
 TOPIC_KINDS: tuple[str, ...] = ("action", "status", "pose")
 _CAMERA_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 

@@ -16,9 +16,11 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from capture.state import SourceState
+
 PREFIX = "actionstream"
 STAGES: tuple[str, ...] = ("decode", "pose", "classify", "publish")
-CAMERA_STATES: tuple[str, ...] = ("connecting", "online", "stalled", "reconnecting", "offline", "ended")
+CAMERA_STATES: tuple[str, ...] = tuple(state.value for state in SourceState)
 # 1 ms .. 2 s, roughly x2-x2.5 per step: pose on CPU lands around 20-60 ms, end-to-end around 0.1-1 s.
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.001,

@@ -9,6 +9,7 @@ that raises is logged (at most every few seconds per sink, with its traceback) a
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -30,6 +31,7 @@ class Sinks(Generic[T]):
         self.sinks = tuple(sinks)
         self._metrics = metrics
         self._last_log: dict[str, float] = {}
+        self._lock = threading.Lock()  # workers and capture threads call the same sinks
         self.failures: dict[str, int] = {}
 
     def __call__(self, item: T) -> None:
@@ -40,12 +42,15 @@ class Sinks(Generic[T]):
                 self._failed(name)
 
     def _failed(self, name: str) -> None:
-        self.failures[name] = self.failures.get(name, 0) + 1
+        now = time.monotonic()
+        with self._lock:
+            self.failures[name] = self.failures.get(name, 0) + 1
+            due = now - self._last_log.get(name, -_LOG_EVERY_S) >= _LOG_EVERY_S
+            if due:
+                self._last_log[name] = now
         if self._metrics is not None:
             self._metrics.worker_errors.labels(stage="publish").inc()
-        now = time.monotonic()
-        if now - self._last_log.get(name, -_LOG_EVERY_S) >= _LOG_EVERY_S:
-            self._last_log[name] = now
+        if due:
             log.exception(
                 "the %s failed on a result (%d times so far); the others still get it",
                 name,

@@ -31,19 +31,16 @@ import time
 from collections.abc import Callable, Sequence
 
 from inference.backends.base import PoseBackend
-from inference.classifier import ActionClassifier
 from inference.poses import Poses
-from service.engine.analyzer import FrameResult
+from service.engine.analyzer import BackendFactory, ClassifierFactory, FrameResult
 from service.outputs.metrics import Metrics
 from service.runtime.admission import Admission, Ticket
 from service.runtime.reorder import PoseOutcome
 
 log = logging.getLogger(__name__)
 
-BackendFactory = Callable[[], PoseBackend]
 # The device a worker runs on ("cpu", "cuda:1") -> that worker's backend.
 DeviceBackendFactory = Callable[[str], PoseBackend]
-ClassifierFactory = Callable[[], ActionClassifier]
 # Gets every result (each carries its frame); the service composes its sinks into this one callback.
 ResultSink = Callable[[FrameResult], object]
 OutcomeQueue = queue.Queue[list[PoseOutcome]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from service.engine.analyzer import BackendFactory, ClassifierFactory
 from service.offline.analyze import (
     AnalysisCancelledError,
     AnalyzeOptions,
@@ -13,7 +14,6 @@ from service.offline.analyze import (
     write_timeline,
 )
 from service.offline.video_probe import BadVideoError
-from service.runtime.worker import BackendFactory, ClassifierFactory
 from service.web.jobs import CSV, TIMELINE, VIDEO, JobCancelledError, JobWork
 
 

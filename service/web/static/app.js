@@ -183,6 +183,7 @@ function seek(seconds) {
 }
 
 function renderTimeline(t) {
+  knowLabels(t.analysis && t.analysis.labels);
   const duration = t.source.duration_s || t.source.frames / t.source.fps;
   const chart = $("timeline-chart");
   chart.replaceChildren();

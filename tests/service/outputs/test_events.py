@@ -10,15 +10,18 @@ import jsonschema
 import numpy as np
 import pytest
 
+from capture.state import SourceState
 from inference.poses import TrackedPoses
 from service.outputs.events import (
     SCHEMA_VERSION,
+    STATUS_STATES,
     ActionEvent,
     PoseEvent,
     StatusEvent,
     event_schema,
     topic,
 )
+from service.outputs.metrics import CAMERA_STATES
 
 LABELS = ("JUMPING", "JUMPING_JACKS", "BOXING", "WAVING_2HANDS", "WAVING_1HAND", "CLAPPING_HANDS")
 
@@ -153,3 +156,10 @@ def test_status_rejects_unknown_state_and_topic_kind() -> None:
 
 def test_event_ids_are_unique() -> None:
     assert len({action().event_id for _ in range(1000)}) == 1000
+
+
+def test_the_camera_states_are_capture_s_everywhere() -> None:
+    """One list of states: capture's enum; the events, the metrics and the JSON Schema agree with it."""
+    states = [s.value for s in SourceState]
+    assert list(STATUS_STATES) == states and list(CAMERA_STATES) == states
+    assert event_schema()["$defs"]["status"]["properties"]["state"]["enum"] == states
