@@ -19,9 +19,10 @@ windows are built from timestamps and resampled to the model's rate.
 
 Hysteresis so the stride does not wander with every measurement: it goes *up* at once when the
 target exceeds it (falling behind grows the queue and the latency); it comes *down* only after the
-target has been at least 5 % below it for ``patience`` consecutive updates, and then straight to
-the target. Without a known frame rate (``fps`` None or 0, e.g. a file read as fast as possible) the
-stride is 1: nothing to keep up with. Without a capacity measurement yet, the stride stays where it is.
+target has been at least 5 % below it (or at 1, the floor) for ``patience`` consecutive updates,
+and then straight to the target. Without a known frame rate (``fps`` None or 0, e.g. a file read as
+fast as possible) the stride is 1: nothing to keep up with. Without a capacity measurement yet, the
+stride stays where it is.
 
 An optional outer loop on latency: with ``target_latency_s`` set, ``observe_latency`` keeps an EMA of
 capture-to-publish latency; over the target for ``patience`` observations raises the stride by a
@@ -145,7 +146,7 @@ class StrideController:
         )
         if target > self._stride:
             self._stride, self._down_votes = target, 0
-        elif latency_ok and target < self._stride * _DEAD_BAND:
+        elif latency_ok and (target < self._stride * _DEAD_BAND or (target == 1.0 and self._stride > 1.0)):
             self._down_votes += 1
             if self._down_votes >= self.patience:
                 self._stride, self._down_votes = target, 0

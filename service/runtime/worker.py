@@ -17,6 +17,10 @@ tracks its person from frame to frame) gets one instance per camera in each work
 time the worker gets a frame of that camera. Each instance therefore sees one camera's frames in
 capture order (with two workers, roughly every other processed frame of it).
 
+A model's first call is its warm-up (MediaPipe starting its graph, CUDA loading kernels, cuDNN
+choosing algorithms): it is not counted in the worker's cost, so the strides do not start from a
+capacity the pool never really has.
+
 A pose call that raises is logged with its traceback (at most every 5 s), counted in
 ``actionstream_worker_errors_total{stage="pose"}``, and its frames are returned as failed, so the
 analysis stage passes over them; the worker goes on with the next frames.
@@ -98,6 +102,7 @@ class PoseWorker:
         self._holding: tuple[Ticket, ...] = ()
         self._busy_since: float | None = None
         self._last_error_log = -_LOG_EVERY_S
+        self._warm: set[int] = set()  # backend instances past their first call
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -185,6 +190,12 @@ class PoseWorker:
     def _infer_guarded(
         self, shared: PoseBackend, backends: dict[str, PoseBackend], tickets: Sequence[Ticket]
     ) -> list[Poses | None]:
+        used = (
+            [backends[t.camera_id] for t in tickets if t.camera_id in backends]
+            if shared.stateful
+            else [shared]
+        )
+        cold = any(id(b) not in self._warm for b in used)
         t0 = self._clock()
         try:
             if shared.stateful:
@@ -210,7 +221,10 @@ class PoseWorker:
             return [None] * len(tickets)
         seconds = self._clock() - t0
         self._metrics.stage_latency.labels(stage="pose").observe(seconds)
-        self._admission.report(self.name, len(tickets), seconds)
+        if cold:  # a model's first call is its warm-up (graph start, CUDA kernels, cuDNN): not its cost
+            self._warm.update(id(b) for b in used)
+        else:
+            self._admission.report(self.name, len(tickets), seconds)
         return poses
 
     def _post(self, outcomes: list[PoseOutcome]) -> None:

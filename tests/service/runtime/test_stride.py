@@ -87,6 +87,15 @@ def test_recovers_to_one_when_capacity_comes_back() -> None:
     assert ctrl.stride == 1
 
 
+def test_a_stride_just_above_one_comes_back_to_one() -> None:
+    """Within 5 % of the floor: the dead band must not keep it at 1.05 for ever."""
+    ctrl = StrideController(max_stride=8, patience=3)
+    ctrl.set_fps(30)
+    assert feed(ctrl, 34.0, n=1) == pytest.approx(30 / 34 / 0.85)
+    assert 1 < ctrl.stride < 1.05
+    assert feed(ctrl, 60.0, n=3) == 1
+
+
 def test_no_wandering_with_noisy_capacity() -> None:
     """Capacity jittering by +-3 % around a value: the stride settles and stays."""
     ctrl = StrideController(max_stride=8)
