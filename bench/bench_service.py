@@ -302,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["ratio_to_torch_1_thread"] = (
             pipeline["processed_fps"] / result["sequential_torch_1_thread"]["processed_fps"]
         )
+        # The pool's measured throughput (what its workers get through per second when busy) against
+        # the loop's: what the pipeline could process from a faster source or from more cameras.
+        result["capacity_ratio"] = (pipeline["pool_capacity_fps"] or 0.0) / sequential["processed_fps"]
         result["done_when"] = {
             "target": "pipeline processed fps >= 1.6 x the original loop's, p99 latency < 150 ms",
             "met": bool(ratio >= 1.6 and pipeline["p99_ms"] < 150),
