@@ -214,6 +214,42 @@ def test_a_batching_backend_gets_frames_of_several_cameras_in_one_call() -> None
         assert seqs and seqs == sorted(seqs)
 
 
+@pytest.mark.slow
+def test_several_devices_each_get_their_workers_and_share_the_cameras() -> None:
+    """``pose.device: cuda:0,cuda:1`` with one worker per device: each worker's backend is built for its
+    device, and both take frames (of both cameras). A fake backend: no GPU is needed to wire it."""
+    built: list[str] = []
+    backend = TimedBackend(cost_s=0.03)
+
+    def build(device: str) -> TimedBackend:
+        built.append(device)
+        return backend
+
+    sources = {c: SyntheticCamera(c, fps=30) for c in ("a", "b")}
+    config = _config(list(sources), pose={"device": "cuda:0,cuda:1"}, pipeline={"workers_per_device": 1})
+    stop = threading.Event()
+    pipeline = Pipeline(
+        config,
+        metrics=Metrics(),
+        on_result=lambda r: None,
+        on_status=lambda e: None,
+        backend_factory=build,
+        classifier_factory=random_classifier,
+        stop_event=stop,
+        source_opener=lambda spec, camera_id, options: sources[camera_id],
+    )
+    assert [w.name for w in pipeline.pose_workers] == ["pose-cuda:0-0", "pose-cuda:1-0"]
+    pipeline.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len({t for t, _ in backend.log}) < 2:
+            time.sleep(0.1)
+    finally:
+        assert pipeline.stop(timeout=3.0)
+    assert sorted(built) == ["cuda:0", "cuda:1"]
+    assert {thread for thread, _ in backend.log} == {"pose-cuda:0-0", "pose-cuda:1-0"}
+
+
 class WorkerKilled(BaseException):
     """Not an Exception: nothing in the worker catches it, so its thread dies holding its frames."""
 
