@@ -136,17 +136,22 @@ class AnalysisWorker:
             analyzer.add_camera(lane.camera_id, lane.options)
         self._analyzer = analyzer
         self.ready.set()
-        while not self._stop_event.is_set():
-            for outcome in self._collect():
-                if not self._reorder.add(outcome):
-                    self.late += 1  # its turn was given up; the camera has moved on
-            self._give_up_lost()
-            ready = self._reorder.pop_ready()
-            if ready:
-                self._analyze(analyzer, ready)
-            self._finish_ended_lanes()
-            if all(lane.finished.is_set() for lane in self.lanes):
-                break
+        try:
+            while not self._stop_event.is_set():
+                for outcome in self._collect():
+                    if not self._reorder.add(outcome):
+                        self.late += 1  # its turn was given up; the camera has moved on
+                self._give_up_lost()
+                ready = self._reorder.pop_ready()
+                if ready:
+                    self._analyze(analyzer, ready)
+                self._finish_ended_lanes()
+                if all(lane.finished.is_set() for lane in self.lanes):
+                    break
+        except BaseException:
+            # The service sees it (workers_alive) and stops with an error; nothing waits on this thread.
+            log.critical("the analysis stage died", exc_info=True)
+            raise
 
     def _collect(self) -> list[PoseOutcome]:
         """Every batch returned so far; waits up to ``poll_s`` for the first."""

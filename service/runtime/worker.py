@@ -163,6 +163,11 @@ class PoseWorker:
                 self._post([PoseOutcome(t, p) for t, p in zip(tickets, poses, strict=True)])
                 self._holding, self._busy_since = (), None
             self.exited_cleanly = True
+        except BaseException:
+            log.critical(
+                "pose worker %s died; the frames it holds will be passed over", self.name, exc_info=True
+            )
+            raise
         finally:
             self._admission.remove_worker(self.name)
             for backend in {id(b): b for b in [first, *backends.values()]}.values():
