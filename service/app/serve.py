@@ -136,7 +136,7 @@ class Service:
                     log.info("every source has ended; stopping")
                     break
                 if not self.pipeline.workers_alive() and not self.pipeline.finished():
-                    log.error("an inference worker died; stopping")
+                    log.error("a pose worker or the analysis stage died; stopping")
                     code = 1
                     break
         finally:

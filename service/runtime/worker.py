@@ -97,7 +97,6 @@ class PoseWorker:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self.exited_cleanly = False
         # What the analysis stage may need to give up on if this worker dies or hangs.
         self._holding: tuple[Ticket, ...] = ()
         self._busy_since: float | None = None
@@ -162,7 +161,6 @@ class PoseWorker:
                 poses = self._infer_guarded(first, backends, tickets)
                 self._post([PoseOutcome(t, p) for t, p in zip(tickets, poses, strict=True)])
                 self._holding, self._busy_since = (), None
-            self.exited_cleanly = True
         except BaseException:
             log.critical(
                 "pose worker %s died; the frames it holds will be passed over", self.name, exc_info=True
