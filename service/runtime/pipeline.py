@@ -157,6 +157,7 @@ class Pipeline:
         self._on_status = on_status
         self._stop_event = stop_event
         self._signal = WorkSignal()
+        self._torch_threads: int | None = None  # torch's thread count before start, restored at stop
         self.cameras: list[CameraRunner] = []
         for cam in config.cameras:
             if not cam.enabled:
@@ -226,7 +227,7 @@ class Pipeline:
     def start(self, model_timeout_s: float = 300.0) -> None:
         """Start the analysis stage and the pose workers (loading the models), then the captures;
         raise if a model cannot load."""
-        single_threaded_torch()
+        self._torch_threads = single_threaded_torch()
         self.analysis.start()
         for w in self.pose_workers:
             w.start()
@@ -281,6 +282,8 @@ class Pipeline:
         ok &= self.analysis.join(timeout)
         self.analysis.close_segments()
         self.sync_metrics()
+        restore_torch_threads(self._torch_threads)
+        self._torch_threads = None
         return ok
 
     # -- status --------------------------------------------------------------------------------
@@ -289,8 +292,9 @@ class Pipeline:
         self._on_status(StatusEvent.from_state_change(change))
 
 
-def single_threaded_torch() -> None:
-    """One thread per torch op on the CPU, for the whole process.
+def single_threaded_torch() -> int | None:
+    """One thread per torch op on the CPU, for the whole process while the pipeline runs; returns the
+    thread count it replaced (None without torch).
 
     Parallelism here comes from the workers (one per core); a torch op that also splits itself over
     every core only fights them. Worse, a parallel region waits for its slowest thread: with two
@@ -299,8 +303,17 @@ def single_threaded_torch() -> None:
     try:
         import torch  # noqa: PLC0415 - the action model is torch; import it only to set this
     except ImportError:
-        return
+        return None
+    before = int(torch.get_num_threads())
     torch.set_num_threads(1)
+    return before
+
+
+def restore_torch_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(threads)
 
 
 def workers_per_device(configured: int | None, device: str) -> int:

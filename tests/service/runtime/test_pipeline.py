@@ -6,11 +6,13 @@ on how fast anything ran."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
 
 import pytest
+import torch
 import zmq
 
 from capture.state import SourceState
@@ -19,7 +21,7 @@ from service.engine.analyzer import FrameResult
 from service.outputs.events import ActionEvent, StatusEvent
 from service.outputs.metrics import Metrics
 from service.outputs.publisher import Publisher
-from service.runtime.pipeline import Pipeline, PipelineError
+from service.runtime.pipeline import Pipeline, PipelineError, workers_per_device
 from tests.service.doubles import StatefulBackend, SyntheticCamera, TimedBackend, random_classifier
 
 
@@ -123,7 +125,9 @@ def test_fast_backend_processes_every_frame() -> None:
     src = SyntheticCamera("a", fps=15)
     config = _config(["a"], queue_size=60, pipeline={"target_latency_s": 30.0})
     h = Harness(config, {"a": src}, TimedBackend(cost_s=0.002), pose_call_s=0.001)
+    threads = torch.get_num_threads()
     h.run_for(4.0)
+    assert torch.get_num_threads() == threads, "torch's threads are back as they were after the stop"
     captured = h.value("actionstream_frames_captured_total", camera="a")
     processed = h.value("actionstream_frames_processed_total", camera="a")
     assert captured >= 40
@@ -398,3 +402,9 @@ def test_a_bad_source_is_a_config_error_naming_the_camera(tmp_path) -> None:
             classifier_factory=random_classifier,
             stop_event=threading.Event(),
         )
+
+
+def test_workers_per_device_default_one_per_core_two_per_gpu() -> None:
+    assert workers_per_device(3, "cpu") == 3 and workers_per_device(1, "cuda:0") == 1
+    assert workers_per_device(None, "cuda:1") == 2
+    assert workers_per_device(None, "cpu") == len(os.sched_getaffinity(0))
