@@ -15,7 +15,7 @@ import pytest
 from bench import bench_gpu
 
 TINY = [
-    "--device", "cpu", "--cameras", "2", "--seconds", "3", "--warmup", "2", "--sequential-seconds", "2",
+    "--device", "cpu", "--cameras", "2", "--seconds", "4", "--warmup", "2", "--sequential-seconds", "2",
     "--size", "160x120", "--input-size", "96", "--max-people", "2", "--clip-frames", "12",
 ]  # fmt: skip
 
