@@ -85,6 +85,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="PATH", help="action model file (default: the shipped model)")
 
 
+def model_overrides(args: argparse.Namespace) -> tuple[tuple[str, str, object], ...]:
+    """The config overrides of :func:`add_model_arguments`' flags (for :func:`config_overrides`)."""
+    return (("pose", "backend", args.backend), ("pose", "device", args.device), ("model", "path", args.model))
+
+
 def add_hop_argument(parser: argparse.ArgumentParser) -> None:
     """``--hop-s``: seconds between the windows a training command makes (the service's rate)."""
     parser.add_argument(

@@ -16,6 +16,7 @@ from service.cli.common import (
     add_model_arguments,
     config_overrides,
     load_or_usage_error,
+    model_overrides,
     stop_on_signals,
 )
 
@@ -47,9 +48,7 @@ def register(sub: Any) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = config_overrides(
-        ("pose", "backend", args.backend),
-        ("pose", "device", args.device),
-        ("model", "path", args.model),
+        *model_overrides(args),
         ("zmq", "bind", args.zmq_bind),
         ("zmq", "publish_poses", args.publish_poses),
         ("http", "host", args.http_host),

@@ -16,6 +16,7 @@ from service.cli.common import (
     add_model_arguments,
     config_overrides,
     load_or_usage_error,
+    model_overrides,
     stop_on_signals,
 )
 
@@ -46,9 +47,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return config_overrides(
         ("http", "host", args.host),
         ("http", "port", args.port),
-        ("pose", "backend", args.backend),
-        ("pose", "device", args.device),
-        ("model", "path", args.model),
+        *model_overrides(args),
         ("web", "max_upload_mb", args.max_upload_mb),
         ("web", "jobs_dir", args.jobs_dir),
         ("web", "max_concurrent_jobs", args.max_concurrent_jobs),
