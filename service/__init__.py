@@ -2,7 +2,8 @@
 
 Sub-packages, in the order a frame meets them (imports point the same way, never back):
 
-- ``runtime``: capture threads, bounded queues, inference workers, the adaptive stride;
+- ``runtime``: capture threads, bounded queues, the pool of pose workers, the analysis stage, the
+  adaptive stride;
 - ``engine``: the thread-free per-frame analysis (tracker, windows, classifier, segments), shared by
   ``serve`` and ``analyze``;
 - ``outputs``: events and their schema, the ZeroMQ publisher and proxy, metrics, health HTTP;

@@ -157,14 +157,19 @@ def create_video_backend(
     device: str = "auto",
     max_people: int | None = None,
     score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    input_size: int | None = None,
+    precision: str | None = None,
 ) -> PoseBackend:
     """A backend that follows people through a video: ``max_people`` (None: the backend's default)
-    and the person ``score_threshold`` under one name for every backend, plus whatever mode the
-    backend has for video (:meth:`PoseBackend.video_options`). ``auto`` is resolved first."""
+    and the person ``score_threshold`` under one name for every backend, the Keypoint R-CNN
+    backends' ``input_size`` and ``precision`` when set, plus whatever mode the backend has for
+    video (:meth:`PoseBackend.video_options`). ``auto`` is resolved first."""
     if name not in BACKEND_NAMES:
         raise ValueError(f"unknown pose backend {name!r}; known backends: {', '.join(BACKEND_NAMES)}")
     chosen = choose_backend(device) if name == "auto" else name
-    options = _REGISTRY[chosen]().video_options(max_people=max_people, score_threshold=score_threshold)
+    options = _REGISTRY[chosen]().video_options(
+        max_people=max_people, score_threshold=score_threshold, input_size=input_size, precision=precision
+    )
     backend = create_backend(chosen, device=device, **options)
     if name == "auto":
         log.info("pose backend auto -> %s on %s", chosen, backend.device)

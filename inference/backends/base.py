@@ -39,15 +39,31 @@ class PoseBackend(ABC):
     # True when results depend on the previous frames given (a tracking mode): such an instance
     # must see the frames of exactly one camera, in order.
     stateful: bool = False
+    # True when one ``infer`` call runs its images together (one forward pass), so bigger batches pay;
+    # False when it loops over them anyway (then a worker takes one frame at a time).
+    batches: ClassVar[bool] = False
 
     @classmethod
-    def video_options(cls, *, max_people: int | None, score_threshold: float) -> dict[str, Any]:
+    def video_options(
+        cls,
+        *,
+        max_people: int | None,
+        score_threshold: float,
+        input_size: int | None = None,
+        precision: str | None = None,
+    ) -> dict[str, Any]:
         """The constructor options for following people through a video (what ``serve``, ``analyze``
         and training use): every backend takes ``max_people`` (None: its own default) and
-        ``score_threshold`` (the person threshold); a backend with a video mode turns it on here."""
+        ``score_threshold`` (the person threshold); ``input_size`` (the shorter side the model
+        resizes to, as ``min_size``) and ``precision`` are passed when set, for the backends that
+        have them; a backend with a video mode turns it on here."""
         options: dict[str, Any] = {"score_threshold": score_threshold}
         if max_people is not None:
             options["max_people"] = max_people
+        if input_size is not None:
+            options["min_size"] = input_size
+        if precision is not None:
+            options["precision"] = precision
         return options
 
     @abstractmethod

@@ -129,9 +129,19 @@ class MediaPipeBackend(PoseBackend):
     name = "mediapipe"
 
     @classmethod
-    def video_options(cls, *, max_people: int | None, score_threshold: float) -> dict[str, Any]:
+    def video_options(
+        cls,
+        *,
+        max_people: int | None,
+        score_threshold: float,
+        input_size: int | None = None,
+        precision: str | None = None,
+    ) -> dict[str, Any]:
         """One person: follow them frame to frame (stream mode: faster and steadier than a photo per
-        frame); several: a photo per frame (stream mode tracks one person only)."""
+        frame); several: a photo per frame (stream mode tracks one person only). BlazePose has its
+        own input size and runs in float32: ``input_size`` and ``precision`` do not apply."""
+        if input_size is not None or precision is not None:
+            log.warning("the mediapipe backend ignores input_size and precision (Keypoint R-CNN settings)")
         options = super().video_options(max_people=max_people, score_threshold=score_threshold)
         options["stream_mode"] = options.get("max_people", 1) == 1
         return options

@@ -12,6 +12,7 @@ from inference.classifier import ActionClassifier
 from service.config import EngineConfig, ModelConfig, PoseConfig
 from service.engine.analyzer import BackendFactory, ClassifierFactory
 from service.offline.analyze import AnalyzeOptions
+from service.runtime.worker import DeviceBackendFactory
 
 DEFAULT_MODEL = "default.safetensors"
 
@@ -21,13 +22,29 @@ def default_model_path() -> Path:
     return Path(str(resources.files("inference") / "models" / DEFAULT_MODEL))
 
 
-def pose_backend_factory(pose: PoseConfig) -> BackendFactory:
-    """Builds the configured pose backend, set up to follow people through video."""
+def pose_backend_factory(pose: PoseConfig, device: str | None = None) -> BackendFactory:
+    """Builds the configured pose backend on ``device`` (None: the first configured device), set up to
+    follow people through video, with the job's detection limits."""
+    on = device or pose.primary_device
 
     def make() -> PoseBackend:
         return create_video_backend(
-            pose.backend, device=pose.device, max_people=pose.max_people, score_threshold=pose.score_threshold
+            pose.backend,
+            device=on,
+            max_people=pose.max_people,
+            score_threshold=pose.score_threshold,
+            input_size=pose.input_size,
+            precision=None if pose.precision == "auto" else pose.precision,
         )
+
+    return make
+
+
+def device_backend_factory(pose: PoseConfig) -> DeviceBackendFactory:
+    """What the pipeline's pose workers call: the configured backend on the worker's device."""
+
+    def make(device: str) -> PoseBackend:
+        return pose_backend_factory(pose, device)()
 
     return make
 
@@ -36,7 +53,7 @@ def action_classifier_factory(model: ModelConfig, pose: PoseConfig) -> Classifie
     """Loads the configured action model (the shipped one by default)."""
     path = model.path or default_model_path()
     # The LSTM costs ~2 ms on a CPU; it goes to a GPU only when one is named explicitly.
-    device = pose.device if pose.device.startswith("cuda") else "cpu"
+    device = pose.primary_device if pose.primary_device.startswith("cuda") else "cpu"
 
     def make() -> ActionClassifier:
         return ActionClassifier.load(path, device=device)

@@ -17,7 +17,7 @@ import time
 
 from capture.sources import open_source
 from capture.url import mask_text
-from service.app.build import action_classifier_factory, pose_backend_factory
+from service.app.build import action_classifier_factory, device_backend_factory
 from service.app.security import http_access, http_limits, zmq_curve
 from service.app.webui import build_web_ui
 from service.config import AppConfig
@@ -28,7 +28,7 @@ from service.outputs.publisher import Publisher
 from service.runtime.console import ConsoleLog
 from service.runtime.pipeline import CameraRunner, Pipeline, SourceOpener, StatusSink
 from service.runtime.sinks import Sinks
-from service.runtime.worker import ResultSink
+from service.runtime.worker import DeviceBackendFactory, ResultSink
 from service.web import WebUI
 from service.web.live import LivePreviews
 
@@ -40,14 +40,15 @@ EXIT_NO_INPUT = 3
 
 
 class Service:
-    """Everything ``actionstream serve`` runs; collaborators can be passed in for tests."""
+    """Everything ``actionstream serve`` runs; collaborators can be passed in for tests and benchmarks
+    (``backend_factory(device)``: the pose backend a worker on ``device`` runs)."""
 
     def __init__(
         self,
         config: AppConfig,
         *,
         stop_event: threading.Event | None = None,
-        backend_factory: BackendFactory | None = None,
+        backend_factory: DeviceBackendFactory | None = None,
         classifier_factory: ClassifierFactory | None = None,
         source_opener: SourceOpener = open_source,
         exit_when_finished: bool = True,
@@ -87,7 +88,10 @@ class Service:
         if self.previews is not None:
             results.append(("live preview", self.previews.update))
             statuses.append(("live preview", self.previews.record))
-        backend_factory = backend_factory or pose_backend_factory(config.pose)
+        # The pose workers build their backend on their own device; the upload page on the first one.
+        on_device = backend_factory or device_backend_factory(config.pose)
+        primary = config.pose.primary_device
+        one_backend: BackendFactory = lambda: on_device(primary)  # noqa: E731
         classifier_factory = classifier_factory or action_classifier_factory(config.model, config.pose)
         # Built here (not in run) so a bad source is reported before anything starts.
         self.pipeline = Pipeline(
@@ -95,7 +99,7 @@ class Service:
             metrics=self.metrics,
             on_result=Sinks(results, self.metrics),
             on_status=Sinks(statuses, self.metrics),
-            backend_factory=backend_factory,
+            backend_factory=on_device,
             classifier_factory=classifier_factory,
             stop_event=self.stop_event,
             source_opener=source_opener,
@@ -105,7 +109,7 @@ class Service:
         if config.web.enabled:
             self.web = build_web_ui(
                 config,
-                backend_factory=backend_factory,
+                backend_factory=one_backend,
                 classifier_factory=classifier_factory,
                 previews=self.previews,
                 camera_states=self.pipeline.camera_states,
@@ -162,7 +166,7 @@ class Service:
                     log.info("every source has ended; stopping")
                     break
                 if not self.pipeline.workers_alive() and not self.pipeline.finished():
-                    log.error("an inference worker died; stopping")
+                    log.error("a pose worker or the analysis stage died; stopping")
                     worker_died = True
                     break
         finally:

@@ -26,6 +26,7 @@ DEFAULT_CAMERA_ID = "cam0"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 MIN_TOKEN_LENGTH = 16
 
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
 if TYPE_CHECKING:
     Transport = str
     BackendName = str
@@ -174,13 +175,16 @@ class CameraConfig(_Section):
 
 
 class PoseConfig(_Section):
-    """The pose backend."""
+    """The pose backend, the devices it runs on, its batches and its detection limits."""
 
     backend: BackendName = Field(
         default="auto", description="auto: Keypoint R-CNN on a GPU when available, else MediaPipe on CPU."
     )
     device: str = Field(
-        default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N."
+        default="auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?(\s*,\s*cuda(:\d+)?)*)$",
+        description="auto, cpu, cuda or cuda:N; several GPUs separated by commas (cuda:0,cuda:1): "
+        "pipeline.workers_per_device pose workers on each, cameras spread over all of them.",
     )
     max_people: int | None = Field(
         default=None,
@@ -192,7 +196,54 @@ class PoseConfig(_Section):
     score_threshold: float = Field(
         default=DEFAULT_SCORE_THRESHOLD, ge=0, le=1, description="Person detections below are ignored."
     )
-    batch_size: int = Field(default=4, ge=1, le=64, description="Frames per pose call (GPU backends batch).")
+    batch_size: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Most frames in one pose call (Keypoint R-CNN backends run them as one forward "
+        "pass; MediaPipe takes one frame per call).",
+    )
+    batch_budget_s: float = Field(
+        default=0.05,
+        gt=0,
+        le=10,
+        description="A pose call gets only as many ready frames as the worker's measured cost says it "
+        "runs in this time (at most batch_size): one frame when cameras are quiet, more under load.",
+    )
+    input_size: int | None = Field(
+        default=None,
+        ge=64,
+        le=2048,
+        description="Keypoint R-CNN backends: the shorter image side the model resizes frames to "
+        "(None: 800, as the models were trained); 480 keeps 640x480 frames at their size (2.8x fewer "
+        "pixels, faster; small people are found less well).",
+    )
+    precision: Precision = Field(
+        default="auto",
+        description="Keypoint R-CNN backends: autocast precision of the forward pass; auto: fp16 on "
+        "CUDA, fp32 on the CPU.",
+    )
+
+    @model_validator(mode="after")
+    def _check_devices(self) -> PoseConfig:
+        devices = self.devices()
+        if len(set(devices)) != len(devices):
+            raise ValueError(f"device lists a GPU twice: {self.device!r}")
+        if self.backend == "mediapipe" and (self.input_size is not None or self.precision != "auto"):
+            raise ValueError(
+                "input_size and precision apply to the Keypoint R-CNN backends (torchvision, detectron2); "
+                "MediaPipe runs at its own input size in float32: remove them or pick another backend"
+            )
+        return self
+
+    def devices(self) -> tuple[str, ...]:
+        """The devices the pose workers run on (one unless a list of GPUs is given)."""
+        return tuple(part.strip() for part in self.device.split(","))
+
+    @property
+    def primary_device(self) -> str:
+        """The device of everything that runs once (the action model, an offline analysis)."""
+        return self.devices()[0]
 
 
 class ModelConfig(_Section):
@@ -212,15 +263,22 @@ class ModelConfig(_Section):
 class PipelineConfig(_Section):
     """Workers, the adaptive frame-skip controller, tracking and the classification rate."""
 
-    workers_per_device: int = Field(default=1, ge=1, le=32, description="Inference workers per device.")
+    workers_per_device: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="Pose workers per device; None: one per CPU core on the CPU, two per GPU (each "
+        "with its own CUDA stream).",
+    )
     max_stride: int = Field(
-        default=8, ge=1, le=120, description="Never skip more than max_stride-1 frames in a row."
+        default=8, ge=1, le=120, description="Process at least one frame in max_stride, whatever the load."
     )
     target_latency_s: float = Field(
         default=0.5,
         gt=0,
         le=30,
-        description="Latency budget: while capture-to-publish latency stays above it, stride grows by one.",
+        description="Latency budget: while capture-to-publish latency stays above it, the stride grows by a "
+        "quarter.",
     )
     classify_hop_s: float = Field(
         default=_default(LaneOptions, "classify_hop_s"),

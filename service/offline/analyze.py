@@ -1,7 +1,7 @@
 """Offline analysis of one video file: the service's engine on every frame (or every Nth), an
 annotated H.264 MP4, and a timeline of action segments per person.
 
-The same ``FrameAnalyzer`` as the inference workers (tracker, windows, batched classifier,
+The same ``FrameAnalyzer`` as the service's analysis stage (tracker, windows, batched classifier,
 segment hysteresis), so a file analysed here gets the labels the service would publish for it.
 Frames skipped by ``stride`` are still written, annotated with the latest result, so the output
 has the source's frame count and rate.

@@ -75,7 +75,7 @@ class Metrics:
         )
         self.stride = Gauge(
             f"{p}_frame_stride",
-            "Current adaptive stride: 1 = every frame processed, N = one frame in N.",
+            "Current adaptive stride: frames arriving per frame processed (1: all, 1.5: two in three).",
             ["camera"],
             registry=r,
         )

@@ -1,90 +1,107 @@
-"""Inference workers: each owns a set of cameras (lanes) and runs pose → track → window →
-classify → segments for them, handing every result to one callback, in capture order.
+"""Pose workers: threads that take ready frames from any camera, run the pose model on them, and hand
+the people found to the analysis stage, which puts them back in capture order.
 
-A camera is routed to exactly one worker, so its frames are processed one after another and
-its results leave in capture order without a reordering buffer. Models are built inside the
-worker thread that uses them (CUDA contexts and MediaPipe graphs are not shared).
+Several workers serve one device (``pipeline.workers_per_device``; on a CPU one per core, so every
+core runs a pose model), and every worker takes from every camera (:mod:`service.runtime.admission`).
+Models are built inside the worker thread that uses them (CUDA contexts and streams, MediaPipe graphs
+are not shared between threads).
 
-Frames in, results out: a lane's frames come from its capture queue; a file's end comes through
-the same queue, after its last frame (``FrameQueue.ended``), and then the lane's running segments
-are ended in one last result on its last frame.
+Batches: a backend that runs several images in one call (``PoseBackend.batches``, the Keypoint R-CNN
+backends) gets as many ready frames as its measured cost says fit in ``pose.batch_budget_s``, at most
+``pose.batch_size``: one frame when the cameras are quiet, bigger batches (better GPU throughput) as
+load grows, never a pass so long that it breaks the latency budget. A backend that loops over the
+images anyway (MediaPipe) takes one frame at a time, so the other workers take the next ones.
+
+A backend that keeps state between frames (``PoseBackend.stateful``: MediaPipe's stream mode, which
+tracks its person from frame to frame) gets one instance per camera in each worker, built the first
+time the worker gets a frame of that camera. Each instance therefore sees one camera's frames in
+capture order (with two workers, roughly every other processed frame of it).
+
+A model's first call is its warm-up (MediaPipe starting its graph, CUDA loading kernels, cuDNN
+choosing algorithms): it is not counted in the worker's cost, so the strides do not start from a
+capacity the pool never really has.
+
+A pose call that raises is logged with its traceback (at most every 5 s), counted in
+``actionstream_worker_errors_total{stage="pose"}``, and its frames are returned as failed, so the
+analysis stage passes over them; the worker goes on with the next frames.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-from capture.frame import Frame
-from capture.queue import FrameQueue
 from inference.backends.base import PoseBackend
 from inference.poses import Poses
-from service.engine.analyzer import BackendFactory, ClassifierFactory, FrameAnalyzer, FrameResult
-from service.engine.options import LaneOptions
-from service.engine.segments import SegmentTracker
+from service.engine.analyzer import BackendFactory, ClassifierFactory, FrameResult
 from service.outputs.metrics import Metrics
-from service.runtime.stride import StrideController
+from service.runtime.admission import Admission, Ticket
+from service.runtime.reorder import PoseOutcome
 
 log = logging.getLogger(__name__)
 
+# The device a worker runs on ("cpu", "cuda:1") -> that worker's backend.
+DeviceBackendFactory = Callable[[str], PoseBackend]
 # Gets every result (each carries its frame); the service composes its sinks into this one callback.
 ResultSink = Callable[[FrameResult], object]
+OutcomeQueue = queue.Queue[list[PoseOutcome]]
 
-__all__ = ["BackendFactory", "CameraLane", "ClassifierFactory", "InferenceWorker", "ResultSink"]
+__all__ = [
+    "BackendFactory",
+    "ClassifierFactory",
+    "DeviceBackendFactory",
+    "OutcomeQueue",
+    "PoseWorker",
+    "ResultSink",
+]
+
+_LOG_EVERY_S = 5.0
+_PUT_WAIT_S = 0.1
 
 
-@dataclass
-class CameraLane:
-    """One camera as a worker sees it: its queue, its stride, and its per-track state."""
-
-    camera_id: str
-    frames: FrameQueue
-    fps: Callable[[], float | None]
-    stride: StrideController
-    options: LaneOptions = field(default_factory=LaneOptions)
-    finished: threading.Event = field(default_factory=threading.Event)
-
-
-class InferenceWorker:
-    """A thread serving some cameras; survives exceptions on single frames."""
+class PoseWorker:
+    """A thread running one pose model (or one per camera, for a stateful backend) on one device."""
 
     def __init__(
         self,
         name: str,
-        lanes: Sequence[CameraLane],
         *,
+        device: str,
+        admission: Admission,
+        outcomes: OutcomeQueue,
         backend_factory: BackendFactory,
-        classifier_factory: ClassifierFactory,
-        segments: SegmentTracker,
-        on_result: ResultSink,
         metrics: Metrics,
         stop_event: threading.Event,
         batch_size: int = 4,
-        idle_wait_s: float = 0.02,
+        batch_budget_s: float = 0.05,
+        idle_wait_s: float = 0.1,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
+        """``clock`` times the pose calls (what the batch sizes and the strides plan with); tests pass
+        a fake one to make those plans independent of how busy the machine is."""
         self.name = name
-        self.lanes = list(lanes)
+        self._clock = clock
+        self.device = device
+        self._admission = admission
+        self._outcomes = outcomes
         self._backend_factory = backend_factory
-        self._classifier_factory = classifier_factory
-        self._segments = segments
-        self._on_result = on_result
         self._metrics = metrics
         self._stop_event = stop_event
         self._batch_size = max(1, batch_size)
+        self._batch_budget_s = batch_budget_s
         self._idle_wait_s = idle_wait_s
+        self._cost = admission.meter.cost(name)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._rr = 0
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self.labels: tuple[str, ...] = ()
-        # The backend of each camera; one shared instance (batched calls) unless it keeps state.
-        self._backends: dict[str, PoseBackend] = {}
-        self._shared: PoseBackend | None = None
-        self._analyzer: FrameAnalyzer | None = None
-        self._last_error_log = 0.0
+        # What the analysis stage may need to give up on if this worker dies or hangs.
+        self._holding: tuple[Ticket, ...] = ()
+        self._busy_since: float | None = None
+        self._last_error_log = -_LOG_EVERY_S
+        self._warm: set[int] = set()  # backend instances past their first call
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -94,155 +111,136 @@ class InferenceWorker:
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
         if self._thread.is_alive():
-            log.warning("worker thread %s did not stop within %.1f s", self.name, timeout)
+            log.warning("pose worker %s did not stop within %.1f s", self.name, timeout)
             return False
         return True
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    # -- what the analysis stage looks at ------------------------------------------------------
+
+    def holding(self) -> tuple[Ticket, ...]:
+        """The tickets this worker has taken and not yet returned."""
+        return self._holding
+
+    def busy_for(self, now: float) -> float | None:
+        """Seconds the current pose call has been running; None when idle."""
+        since = self._busy_since
+        return None if since is None else now - since
+
+    def expected_seconds(self, frames: int) -> float | None:
+        """How long a call of ``frames`` frames usually takes on this worker (None before the first)."""
+        return self._cost.predict(frames)
+
+    # -- the thread ----------------------------------------------------------------------------
+
     def _run(self) -> None:
         try:
-            classifier = self._classifier_factory()
-            backend = self._backend_factory()
+            first = self._backend_factory()
         except Exception as exc:
             self.error = exc
-            log.error("%s: could not load the models: %s", self.name, exc)
+            log.error("%s: could not load the pose model: %s", self.name, exc)
             self.ready.set()
             return
-        self.labels = classifier.labels
-        analyzer = FrameAnalyzer(classifier, self._segments, on_classify=self._observe_classify)
-        # A backend that tracks between frames (MediaPipe in stream mode) serves one camera only.
-        self._shared = None if backend.stateful else backend
-        for i, lane in enumerate(self.lanes):
-            analyzer.add_camera(lane.camera_id, lane.options)
-            self._backends[lane.camera_id] = (
-                backend if i == 0 or not backend.stateful else self._backend_factory()
-            )
-        self._analyzer = analyzer
+        backends: dict[str, PoseBackend] = {}
+        spare: PoseBackend | None = first  # a stateful backend's first instance, for the first camera
+        self._admission.add_worker(self.name)
         self.ready.set()
         try:
-            while not self._stop_event.is_set():
-                batch = self._collect()
-                if batch:
-                    self._process_guarded(batch, analyzer)
-                self._finish_ended_lanes()
-                if all(lane.finished.is_set() for lane in self.lanes):
-                    break
+            while not self._stop_event.is_set() and not self._admission.all_finished():
+                limit = (
+                    self._cost.frames_within(self._batch_budget_s, self._batch_size) if first.batches else 1
+                )
+                tickets = self._admission.take(limit, self._idle_wait_s)
+                if not tickets:
+                    continue
+                self._holding, self._busy_since = tuple(tickets), time.monotonic()
+                if first.stateful:
+                    spare = self._prepare(tickets, backends, spare)
+                poses = self._infer_guarded(first, backends, tickets)
+                self._post([PoseOutcome(t, p) for t, p in zip(tickets, poses, strict=True)])
+                self._holding, self._busy_since = (), None
+        except BaseException:
+            log.critical(
+                "pose worker %s died; the frames it holds will be passed over", self.name, exc_info=True
+            )
+            raise
         finally:
-            for b in {id(b): b for b in self._backends.values()}.values():
+            self._admission.remove_worker(self.name)
+            for backend in {id(b): b for b in [first, *backends.values()]}.values():
                 try:
-                    b.close()
+                    backend.close()
                 except Exception:
                     log.exception("%s: closing the pose backend failed", self.name)
 
-    # -- frame admission -----------------------------------------------------------------------
-
-    def _admit_from(self, lane: CameraLane, timeout: float) -> Frame | None:
-        """The next frame of this lane to process, skipping (and counting) what the stride passes over."""
-        skipped = 0
-        frame = None
-        wait = timeout
-        while True:
-            f = lane.frames.get(timeout=wait)
-            wait = 0.0
-            if f is None:
-                break
-            # A lossless source (a file read as fast as we go) waits for us: nothing to keep up with.
-            lane.stride.set_fps(None if lane.frames.lossless else lane.fps())
-            if lane.stride.admit():
-                frame = f
-                break
-            skipped += 1
-        if skipped:
-            self._metrics.frames_skipped.labels(camera=lane.camera_id).inc(skipped)
-        return frame
-
-    def _collect(self) -> list[tuple[CameraLane, Frame]]:
-        """Up to one frame per lane (round robin), at most ``batch_size``; waits briefly when idle."""
-        batch: list[tuple[CameraLane, Frame]] = []
-        n = len(self.lanes)
-        for i in range(n):
-            lane = self.lanes[(self._rr + i) % n]
-            if lane.finished.is_set():
+    def _prepare(
+        self, tickets: Sequence[Ticket], backends: dict[str, PoseBackend], spare: PoseBackend | None
+    ) -> PoseBackend | None:
+        """A stateful backend: one instance per camera, built before the call is timed."""
+        for t in tickets:
+            if t.camera_id in backends:
                 continue
-            frame = self._admit_from(lane, 0.0)
-            if frame is not None:
-                batch.append((lane, frame))
-                if len(batch) >= self._batch_size:
-                    break
-        self._rr = (self._rr + 1) % max(1, n)
-        if not batch:
-            lane = self.lanes[self._rr]
-            if not lane.finished.is_set() and not lane.frames.ended:
-                frame = self._admit_from(lane, self._idle_wait_s)
-                if frame is not None:
-                    batch.append((lane, frame))
-            else:
-                time.sleep(self._idle_wait_s)
-        return batch
+            if spare is not None:
+                backends[t.camera_id], spare = spare, None
+                continue
+            try:
+                backends[t.camera_id] = self._backend_factory()
+            except Exception:
+                self._log_failure(f"building a pose model for camera {t.camera_id!r} failed")
+        return spare
 
-    # -- processing ----------------------------------------------------------------------------
-
-    def _observe_classify(self, seconds: float) -> None:
-        self._metrics.stage_latency.labels(stage="classify").observe(seconds)
-
-    def _process_guarded(self, batch: list[tuple[CameraLane, Frame]], analyzer: FrameAnalyzer) -> None:
+    def _infer_guarded(
+        self, shared: PoseBackend, backends: dict[str, PoseBackend], tickets: Sequence[Ticket]
+    ) -> list[Poses | None]:
+        used = (
+            [backends[t.camera_id] for t in tickets if t.camera_id in backends]
+            if shared.stateful
+            else [shared]
+        )
+        cold = any(id(b) not in self._warm for b in used)
+        t0 = self._clock()
         try:
-            self._process(batch, analyzer)
+            if shared.stateful:
+                poses: list[Poses | None] = [None] * len(tickets)
+                for camera_id in dict.fromkeys(t.camera_id for t in tickets):  # cameras in first-seen order
+                    rows = [i for i, t in enumerate(tickets) if t.camera_id == camera_id]
+                    found = backends[camera_id].infer([tickets[i].frame.image for i in rows])
+                    for i, p in zip(rows, found, strict=True):
+                        poses[i] = p
+            else:
+                poses = list(shared.infer([t.frame.image for t in tickets]))
+                if len(poses) != len(tickets):
+                    raise RuntimeError(
+                        f"the pose backend returned {len(poses)} results for {len(tickets)} images"
+                    )
         except Exception:
             self._metrics.worker_errors.labels(stage="pose").inc()
-            now = time.monotonic()
-            if now - self._last_error_log > 5.0:  # rate-limited: a broken model fails every frame
-                self._last_error_log = now
-                log.exception(
-                    "%s: processing frames %s failed; going on with the next ones",
-                    self.name,
-                    ", ".join(f"{lane.camera_id}#{f.seq}" for lane, f in batch),
-                )
+            self._log_failure(
+                "pose estimation on frames "
+                + ", ".join(f"{t.camera_id}#{t.frame.seq}" for t in tickets)
+                + " failed; going on with the next ones"
+            )
+            return [None] * len(tickets)
+        seconds = self._clock() - t0
+        self._metrics.stage_latency.labels(stage="pose").observe(seconds)
+        if cold:  # a model's first call is its warm-up (graph start, CUDA kernels, cuDNN): not its cost
+            self._warm.update(id(b) for b in used)
+        else:
+            self._admission.report(self.name, len(tickets), seconds)
+        return poses
 
-    def _infer(self, batch: list[tuple[CameraLane, Frame]]) -> list[Poses]:
-        if self._shared is not None:  # one call for the whole batch
-            return self._shared.infer([f.image for _, f in batch])
-        return [self._backends[lane.camera_id].infer([f.image])[0] for lane, f in batch]
+    def _post(self, outcomes: list[PoseOutcome]) -> None:
+        """Hand a batch to the analysis stage; waits (bounded queue) but never past the stop event."""
+        while not self._stop_event.is_set():
+            try:
+                self._outcomes.put(outcomes, timeout=_PUT_WAIT_S)
+                return
+            except queue.Full:
+                continue
 
-    def _process(self, batch: list[tuple[CameraLane, Frame]], analyzer: FrameAnalyzer) -> None:
-        t0 = time.perf_counter()
-        poses = self._infer(batch)
-        t1 = time.perf_counter()
-        self._metrics.stage_latency.labels(stage="pose").observe(t1 - t0)
-
-        results = analyzer.analyze([(frame, people) for (_, frame), people in zip(batch, poses, strict=True)])
-        for result in results:
-            self._on_result(result)
-
-        per_frame = (time.perf_counter() - t0) / len(batch)
+    def _log_failure(self, message: str) -> None:
         now = time.monotonic()
-        for lane, frame in batch:
-            self._metrics.frames_processed.labels(camera=lane.camera_id).inc()
-            lane.stride.observe_service_time(per_frame)
-            if not lane.frames.lossless:  # a file's frames wait in its queue by design
-                lane.stride.observe_latency(now - frame.capture_time)
-            self._metrics.stride.labels(camera=lane.camera_id).set(lane.stride.stride)
-
-    def _finish_ended_lanes(self) -> None:
-        """A source whose end came through its queue (a file, after its last frame): close its
-        segments once."""
-        for lane in self.lanes:
-            if not lane.finished.is_set() and lane.frames.ended:
-                self._end_lane(lane)
-
-    def close_segments(self) -> None:
-        """At shutdown, once the thread has stopped: end the segments still running, so subscribers
-        see them end."""
-        if self._thread.is_alive():
-            return
-        for lane in self.lanes:
-            if not lane.finished.is_set():
-                self._end_lane(lane)
-
-    def _end_lane(self, lane: CameraLane) -> None:
-        final = self._analyzer.end_camera(lane.camera_id) if self._analyzer is not None else None
-        if final is not None:  # None: no frame was analysed, so no segment can be running
-            self._on_result(final)
-        lane.finished.set()
+        if now - self._last_error_log >= _LOG_EVERY_S:  # rate-limited: a broken model fails every frame
+            self._last_error_log = now
+            log.exception("%s: %s", self.name, message)

@@ -204,3 +204,27 @@ def test_backend_names_come_from_the_registry() -> None:
     assert set(config.PoseConfig.model_fields["backend"].annotation.__args__) == set(BACKEND_NAMES)  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match=r"pose\.backend: Input should be .*'mediapipe'"):
         load_config(None, {}, {"source": "x.mp4", "pose": {"backend": "openpose"}})
+
+
+def test_pose_workers_devices_and_detection_limits(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(
+            tmp_path, GOOD.replace("  backend: mediapipe", "  backend: torchvision\n  device: cuda:0, cuda:1")
+        ),
+        env={"ACTIONSTREAM_POSE__INPUT_SIZE": "480", "ACTIONSTREAM_POSE__PRECISION": "bf16"},
+        overrides={},
+    )
+    assert cfg.pose.devices() == ("cuda:0", "cuda:1") and cfg.pose.primary_device == "cuda:0"
+    assert cfg.pose.input_size == 480 and cfg.pose.precision == "bf16"
+    assert cfg.pipeline.workers_per_device is None, "none: one per core on a CPU, two per GPU"
+    assert load_config(write(tmp_path, GOOD), env={}, overrides={}).pose.devices() == ("auto",)
+    with pytest.raises(ConfigError, match=r"pose: device lists a GPU twice"):
+        load_config(write(tmp_path, GOOD), env={"ACTIONSTREAM_POSE__DEVICE": "cuda:0,cuda:0"}, overrides={})
+    with pytest.raises(ConfigError, match=r"pose\.device: String should match pattern"):
+        load_config(write(tmp_path, GOOD), env={"ACTIONSTREAM_POSE__DEVICE": "cpu,cuda:0"}, overrides={})
+    with pytest.raises(
+        ConfigError, match=r"pose: input_size and precision apply to the Keypoint R-CNN backends"
+    ):
+        load_config(write(tmp_path, GOOD), env={"ACTIONSTREAM_POSE__INPUT_SIZE": "480"}, overrides={})
+    with pytest.raises(ConfigError, match=r"pose\.batch_budget_s: Input should be greater than 0"):
+        load_config(write(tmp_path, GOOD), env={"ACTIONSTREAM_POSE__BATCH_BUDGET_S": "0"}, overrides={})
