@@ -172,7 +172,7 @@ def test_service_on_a_file_says_its_segments_states_and_a_summary(caplog: pytest
     assert starts and len(starts) == len(ends), lines
     assert len(starts) == sum(
         value("actionstream_events_published_total", {"camera": "cam0", "type": "start", "label": label}) or 0
-        for label in service.pipeline.workers[0].labels
+        for label in service.pipeline.analysis.labels
     )
     assert all(
         re.fullmatch(r"cam0 person \d+: [A-Z_0-9]+ started at \d+\.\d s \(\d\.\d\d\)", s) for s in starts
