@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             "mediapipe",
         ]
         argv_run += ["--zmq-bind", "tcp://127.0.0.1:0", "--http-port", "0"]
-        marker = "-> online"
+        marker = " online: "
     else:
         argv_run = [
             sys.executable,

@@ -39,7 +39,7 @@ class Endpoint:
 
 
 def parse_endpoint(text: str, *, bind: bool) -> Endpoint:
-    """``tcp://HOST:PORT`` (``*`` host or port when binding), ``ipc://PATH`` or ``inproc://NAME``."""
+    """``tcp://HOST:PORT`` (``*`` host, ``*`` or 0 port when binding), ``ipc://PATH`` or ``inproc://NAME``."""
     transport, sep, rest = text.partition("://")
     if not sep or transport not in TRANSPORTS or not rest:
         raise EndpointError(f"{text!r} is not a ZeroMQ endpoint; expected an endpoint like {EXAMPLES}")
@@ -59,8 +59,9 @@ def parse_endpoint(text: str, *, bind: bool) -> Endpoint:
         port = 0
     else:
         port = int(port_text)
-        if not 1 <= port <= 65535:
-            raise EndpointError(f"{text!r}: the port must be 1..65535, got {port}")
+        lowest = 0 if bind else 1  # binding to port 0, like '*', takes any free port
+        if not lowest <= port <= 65535:
+            raise EndpointError(f"{text!r}: the port must be {lowest}..65535, got {port}")
     return Endpoint("tcp", host=host, port=port)
 
 

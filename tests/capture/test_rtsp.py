@@ -336,7 +336,7 @@ def test_serve_exits_0_on_sigterm_while_the_server_is_frozen(rtsp_server: RtspSe
     """
     argv = [sys.executable, "-m", "service", "serve", "--source", rtsp_server.url, "--backend", "mediapipe"]
     argv += ["--zmq-bind", "tcp://127.0.0.1:0", "--http-port", "0"]
-    proc = run_until_online(argv, "-> online")  # the state change in serve's log
+    proc = run_until_online(argv, "cam0 online: ")  # the state change in serve's console
     time.sleep(1.0)
     code, took, err = sigterm_while_frozen(rtsp_server, proc, frozen_s=2.0)
     assert code == 0, f"exit code {code} after {took:.2f} s\n{err[-3000:]}"
