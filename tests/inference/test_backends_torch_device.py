@@ -20,7 +20,7 @@ from inference.backends.torch_device import TorchDevice, autocast_dtype
 from inference.backends.torchvision_backend import TorchvisionBackend
 
 torch = pytest.importorskip("torch", reason="torch not installed")
-NO_CUDA = "needs a CUDA GPU (stream and pinned memory exist only there); none here"
+NO_CUDA = "no CUDA device on this machine (streams and pinned memory exist only there)"
 
 
 def images(sizes: list[tuple[int, int]]) -> list[np.ndarray]:
