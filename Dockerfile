@@ -9,7 +9,8 @@ ARG UBUNTU=ubuntu24.04
 
 # ---------------------------------------------------------------- GPU build: torch + Detectron2
 FROM nvidia/cuda:${CUDA_VERSION}-cudnn-devel-${UBUNTU} AS gpu-build
-ARG DETECTRON2_REF=main
+# The commit ../shared/vendor holds and `make venv-detectron2` builds.
+ARG DETECTRON2_REF=02b5c4e295e990042a714712c21dc79b731e8833
 ARG TORCH_CUDA_ARCH_LIST="7.5;8.0;8.6;8.9;9.0"
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -21,9 +22,11 @@ ENV PATH=/opt/venv/bin:$PATH
 # torchvision on PyPI pairs only with the CUDA build of torch; Detectron2's model_zoo needs
 # pkg_resources, which setuptools >= 81 no longer ships.
 # Detectron2 is not on PyPI: build it from its official source against that torch.
-RUN pip install "torch==2.15.0" "torchvision==0.29.2" "setuptools==80.9.0" "wheel==0.45.1" "ninja==1.13.0" \
+# constraints.txt: the versions that keep every backend working in one environment.
+COPY constraints.txt /tmp/constraints.txt
+RUN pip install -c /tmp/constraints.txt "torch==2.15.0" "torchvision==0.29.2" "setuptools==80.9.0" "wheel==0.45.1" "ninja==1.13.0" \
  && FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST}" MAX_JOBS=4 \
-    pip install --no-build-isolation "git+https://github.com/facebookresearch/detectron2.git@${DETECTRON2_REF}"
+    pip install -c /tmp/constraints.txt --no-build-isolation "git+https://github.com/facebookresearch/detectron2.git@${DETECTRON2_REF}"
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY capture capture
@@ -31,7 +34,7 @@ COPY inference inference
 COPY service service
 COPY training training
 # hadolint ignore=DL3013
-RUN pip install ".[torchvision]"
+RUN pip install -c /tmp/constraints.txt ".[torchvision]"
 
 # ---------------------------------------------------------------- GPU runtime
 FROM nvidia/cuda:${CUDA_VERSION}-cudnn-runtime-${UBUNTU} AS gpu
@@ -41,7 +44,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3.12 libgl1 libglib2.0-0 ffmpeg \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --create-home --home-dir /home/actionstream actionstream \
- && mkdir -p /config /models && chown actionstream /models
+ && mkdir -p /config /models /secrets && chown actionstream /models /secrets
 COPY --from=gpu-build /opt/venv /opt/venv
 USER 10001
 WORKDIR /home/actionstream
@@ -60,13 +63,13 @@ ENV PATH=/opt/venv/bin:$PATH
 # The CPU build of torch (the classifier is a small LSTM); the CUDA build is several GB.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY capture capture
 COPY inference inference
 COPY service service
 COPY training training
 # hadolint ignore=DL3013
-RUN pip install ".[mediapipe]"
+RUN pip install -c constraints.txt ".[mediapipe]"
 
 # ---------------------------------------------------------------- CPU runtime (default target)
 FROM python:3.11-slim-bookworm AS cpu
@@ -75,7 +78,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 ffmpeg \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --create-home --home-dir /home/actionstream actionstream \
- && mkdir -p /config /models
+ && mkdir -p /config /models /secrets && chown actionstream /secrets
 COPY --from=cpu-build /opt/venv /opt/venv
 USER 10001
 WORKDIR /home/actionstream

@@ -3,6 +3,10 @@
 Live sources must never wait for a slow consumer (the camera keeps sending, and stale frames are
 worth nothing): a full live queue drops its OLDEST frame and counts it. Files are lossless: the
 producer waits for room, with a timeout, so it can notice the stop event between tries.
+
+The end of a stream travels in-band: whoever knows the source has ended for good (a file at its
+end) calls ``close()`` after the last ``put``; ``ended`` becomes true only once every frame put
+before it has been taken, so a consumer can never see the end before the last frame.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class FrameQueue:
         self._cond = threading.Condition()
         self._dropped = 0
         self._peak = 0
+        self._closed = False
 
     @property
     def maxsize(self) -> int:
@@ -43,6 +48,18 @@ class FrameQueue:
 
     def qsize(self) -> int:
         return len(self._items)
+
+    @property
+    def ended(self) -> bool:
+        """True once ``close()`` was called and every frame put before it has been taken."""
+        with self._cond:
+            return self._closed and not self._items
+
+    def close(self) -> None:
+        """No more frames will come (the source ended): the end, after the frames already queued."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
     def put(self, frame: Frame, timeout: float) -> bool:
         """Add a frame. Live: never blocks, returns True. Lossless: False if still full after ``timeout``."""
@@ -64,11 +81,14 @@ class FrameQueue:
             return True
 
     def get(self, timeout: float) -> Frame | None:
-        """The oldest frame, or None if none arrived within ``timeout`` seconds."""
+        """The oldest frame, or None if none arrived within ``timeout`` seconds (at once when the
+        queue has ended)."""
         with self._cond:
             if not self._items:
                 deadline = time.monotonic() + max(0.0, timeout)
                 while not self._items:
+                    if self._closed:
+                        return None
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return None

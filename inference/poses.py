@@ -66,3 +66,39 @@ class Poses:
         """The subset of people at ``index`` (e.g. those above a score threshold)."""
         idx = np.asarray(index, dtype=np.int64)
         return Poses(self.keypoints[idx], self.boxes[idx], self.scores[idx])
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedPoses(Poses):
+    """The people of one frame after the tracker: the :class:`Poses` columns plus ``track_ids (P,)``
+    (int64, ascending), and ``ended``: ids of tracks that ended on this frame (their people are gone).
+
+    One record from the tracker to the wire: the engine, the annotator, the live preview and the
+    pose event all read these columns.
+    """
+
+    track_ids: np.ndarray
+    ended: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        Poses.__post_init__(self)
+        ids = self.track_ids
+        if not isinstance(ids, np.ndarray) or ids.dtype != np.int64:
+            raise ValueError(f"TrackedPoses.track_ids must be an int64 numpy array, got {ids!r}")
+        if ids.shape != (len(self),):
+            raise ValueError(
+                f"TrackedPoses.track_ids must have shape ({len(self)},) to match keypoints, got {ids.shape}"
+            )
+        object.__setattr__(self, "ended", tuple(int(i) for i in self.ended))
+
+    @classmethod
+    def empty(cls, ended: tuple[int, ...] = ()) -> TrackedPoses:
+        none = Poses.empty()
+        return cls(none.keypoints, none.boxes, none.scores, np.zeros((0,), np.int64), ended)
+
+    def select(self, index: np.ndarray | list[int]) -> TrackedPoses:
+        """The people at ``index``, with their track ids (``ended`` is kept)."""
+        idx = np.asarray(index, dtype=np.int64)
+        return TrackedPoses(
+            self.keypoints[idx], self.boxes[idx], self.scores[idx], self.track_ids[idx], self.ended
+        )

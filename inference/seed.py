@@ -19,18 +19,12 @@ from typing import Any
 
 import torch
 
+from inference.labels import ORIGINAL_ACTIONS
 from inference.model_file import ModelFileError, ModelMetadata, check_state_dict
 
 log = logging.getLogger(__name__)
 
-SEED_LABELS: tuple[str, ...] = (
-    "JUMPING",
-    "JUMPING_JACKS",
-    "BOXING",
-    "WAVING_2HANDS",
-    "WAVING_1HAND",
-    "CLAPPING_HANDS",
-)
+SEED_LABELS: tuple[str, ...] = ORIGINAL_ACTIONS
 SEED_STEPS = 32
 # The RNN-HAR-2D-Pose database: OpenPose on Berkeley MHAD video, which was recorded at about 22 Hz.
 SEED_RATE_HZ = 22.0

@@ -5,6 +5,11 @@ people who cross keep their ids), compared with every detection by a similarity 
 IoU and an OKS-like keypoint similarity (scale-aware, per-joint tolerances from COCO), and the
 best one-to-one matching is solved with the Hungarian method. Pairs below ``match_threshold`` are
 not matched. Tracks age by *time* (pts), so skipping frames does not change when they end.
+
+The tracker takes the backend's :class:`Poses` and returns :class:`TrackedPoses`: the same columns
+plus the track ids and the ids of the tracks that just ended. With ``max_people`` it first keeps the
+most confident people of the frame, so every caller (the service's lanes, ``analyze``, training)
+tracks the same people.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from inference.keypoints import COCO17_INDEX, NUM_KEYPOINTS
-from inference.poses import Poses
+from inference.poses import Poses, TrackedPoses
 
 log = logging.getLogger(__name__)
 
@@ -29,34 +34,6 @@ COCO17_SIGMAS = (
 )
 _TORSO = [COCO17_INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
 _INFEASIBLE = 1e6
-
-
-@dataclass(frozen=True, slots=True)
-class TrackedPose:
-    """One person in one frame with the id of their track."""
-
-    track_id: int
-    keypoints: np.ndarray
-    box: np.ndarray
-    score: float
-
-    def __post_init__(self) -> None:
-        if self.keypoints.shape != (NUM_KEYPOINTS, 3) or self.keypoints.dtype != np.float32:
-            raise ValueError(
-                f"TrackedPose.keypoints must be float32 ({NUM_KEYPOINTS}, 3), "
-                f"got {self.keypoints.dtype} {self.keypoints.shape}"
-            )
-        if self.box.shape != (4,) or self.box.dtype != np.float32:
-            raise ValueError(f"TrackedPose.box must be float32 (4,), got {self.box.dtype} {self.box.shape}")
-
-
-@dataclass(frozen=True, slots=True)
-class TrackUpdate:
-    """Result of one :meth:`Tracker.update`: people seen now (confirmed tracks, by id) and the ids
-    of tracks that just ended (unseen for more than ``max_age_s``)."""
-
-    active: list[TrackedPose] = field(default_factory=list)
-    ended: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -130,7 +107,8 @@ def keypoint_similarity(
 class Tracker:
     """Assigns stable ids to the people of consecutive frames of one camera.
 
-    ``max_age_s``: a track unseen for longer ends (reported once in ``TrackUpdate.ended``).
+    ``max_age_s``: a track unseen for longer ends (reported once in ``TrackedPoses.ended``).
+    ``max_people``: only the most confident people of a frame are tracked (None: all of them).
     ``min_hits``: a new track is reported only after this many consecutive matches (1 = at once);
     an unconfirmed track that misses a frame is dropped silently. ``match_threshold``: the lowest
     similarity (0..1) that may be matched. ``iou_weight``: share of box IoU in the similarity (the
@@ -143,6 +121,7 @@ class Tracker:
         self,
         max_age_s: float = 1.0,
         *,
+        max_people: int | None = None,
         min_hits: int = 1,
         match_threshold: float = 0.2,
         iou_weight: float = 0.5,
@@ -153,6 +132,8 @@ class Tracker:
     ) -> None:
         if not max_age_s > 0:
             raise ValueError(f"max_age_s must be > 0, got {max_age_s}")
+        if max_people is not None and max_people < 1:
+            raise ValueError(f"max_people must be None or >= 1, got {max_people}")
         if min_hits < 1:
             raise ValueError(f"min_hits must be >= 1, got {min_hits}")
         if not 0.0 <= match_threshold <= 1.0:
@@ -164,6 +145,7 @@ class Tracker:
         if not 0.0 < velocity_smoothing <= 1.0:
             raise ValueError(f"velocity_smoothing must be in (0, 1], got {velocity_smoothing}")
         self.max_age_s = float(max_age_s)
+        self.max_people = max_people
         self.min_hits = int(min_hits)
         self.match_threshold = float(match_threshold)
         self.iou_weight = float(iou_weight)
@@ -206,8 +188,16 @@ class Tracker:
         mixed = self.iou_weight * iou + (1 - self.iou_weight) * np.nan_to_num(oks)
         return np.where(np.isnan(oks), iou, mixed)
 
-    def update(self, poses: Poses, pts: float) -> TrackUpdate:
-        """Match this frame's people to the tracks; returns who is seen now and which tracks ended."""
+    def keep_best(self, poses: Poses) -> Poses:
+        """The ``max_people`` most confident people (ties keep the backend's order)."""
+        if self.max_people is None or len(poses) <= self.max_people:
+            return poses
+        return poses.select(np.argsort(-poses.scores, kind="stable")[: self.max_people])
+
+    def update(self, poses: Poses, pts: float) -> TrackedPoses:
+        """Match this frame's people to the tracks; returns the people seen now (confirmed tracks, by
+        id) and the ids of the tracks that ended."""
+        poses = self.keep_best(poses)
         ended: list[int] = []
         if self._last_pts is not None and pts < self._last_pts:
             log.warning("tracker: pts went back from %.3f to %.3f; ending all tracks", self._last_pts, pts)
@@ -243,17 +233,16 @@ class Tracker:
                 seen_now.append(track)
         self._tracks = survivors
 
-        active = [
-            TrackedPose(
-                track_id=t.track_id,
-                keypoints=t.keypoints.copy(),
-                box=t.box.copy(),
-                score=t.score,
-            )
-            for t in sorted(seen_now, key=lambda t: t.track_id)
-            if t.confirmed
-        ]
-        return TrackUpdate(active=active, ended=sorted(ended))
+        shown = sorted((t for t in seen_now if t.confirmed), key=lambda t: t.track_id)
+        if not shown:
+            return TrackedPoses.empty(tuple(sorted(ended)))
+        return TrackedPoses(
+            keypoints=np.stack([t.keypoints for t in shown]),
+            boxes=np.stack([t.box for t in shown]),
+            scores=np.array([t.score for t in shown], np.float32),
+            track_ids=np.array([t.track_id for t in shown], np.int64),
+            ended=tuple(sorted(ended)),
+        )
 
     def _new_track(self, poses: Poses, c: int, pts: float) -> _Track:
         track = _Track(

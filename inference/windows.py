@@ -24,7 +24,8 @@ NORMALISATIONS: tuple[str, ...] = ("raw_pixels", "body_centred")
 FEATURE_SIZE = 2 * NUM_KEYPOINTS  # x, y per COCO-17 joint, interleaved: x0, y0, x1, y1, ...
 
 # Tolerance on timestamp comparisons: pts are floats built as k / fps, which is not exact.
-_EPS_S = 1e-6
+SAME_INSTANT_S = 1e-6  # timestamps closer than this are one instant (windows, timelines)
+_EPS_S = SAME_INSTANT_S
 
 _PARTNER: dict[int, int] = {a: b for a, b in COCO17_FLIP_PAIRS} | {b: a for a, b in COCO17_FLIP_PAIRS}
 _HEAD = tuple(COCO17_INDEX[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"))
@@ -282,7 +283,6 @@ class TrackWindows:
         self.max_gap_s = float(max_gap_s)
         self.hop_s = float(hop_s)
         self._buffers: dict[int, _Buffer] = {}
-        self.skipped_no_confident = 0
 
     @property
     def track_ids(self) -> list[int]:
@@ -354,7 +354,6 @@ class TrackWindows:
             try:
                 poses = resample_poses(np.array(buf.times), np.stack(buf.keypoints), self.spec)
             except NoConfidentKeypointsError:
-                self.skipped_no_confident += 1
                 buf.last_emitted = end
                 continue
             features = normalise(poses, self.spec.normalisation).reshape(self.spec.steps, FEATURE_SIZE)

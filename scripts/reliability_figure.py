@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from inference.classifier import ActionClassifier
+from service.cli.video_poses import pose_source
 from training.calibration import Reliability, plot_reliability, reliability
 from training.datasets import SYNTHETIC_EVAL_SEED, SyntheticConfig, synthetic_windows
 from training.real_eval import evaluate_models_on_segments, load_real_segments
@@ -53,7 +54,10 @@ def main() -> int:
         raise SystemExit(f"{args.model} has no background output: this figure is for models that do")
     curves = _synthetic(clf, args.synthetic, max(args.synthetic // 6, 2))
     videos = args.data / "videos"
-    ev = evaluate_models_on_segments({"m": clf}, load_real_segments(videos), videos, cache_dir=args.cache_dir)
+    segments = load_real_segments(videos)
+    ev = evaluate_models_on_segments(
+        {"m": clf}, segments, videos, poses=pose_source("mediapipe"), cache_dir=args.cache_dir
+    )
     curves["real clips (judge windows)"] = reliability(*ev.calibration["m"])
     title = f"{args.model.name}: reliability (windows)"
     path = plot_reliability(curves, args.out, title)

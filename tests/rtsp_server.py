@@ -8,7 +8,9 @@ Two sources:
 * ``--source PATH``: a video file decoded once into memory and served in an endless loop at its own
   frame rate (or ``--fps``), so a 125-frame clip becomes a never-ending camera.
 
-Each client gets its own pipeline (not shared), so a reconnecting client starts on a key frame at once.
+Each client gets its own pipeline (not shared), so a reconnecting client starts on a key frame at once;
+``--shared`` serves all clients from one pipeline, as a real camera does (a new client waits for the
+next key frame: the GOP is 1 s).
 Prints ``READY <port>`` on stdout once it listens. SIGTERM/SIGINT stop it cleanly; tests also SIGKILL,
 SIGSTOP and SIGCONT it. The module doubles as a helper for the venv side: see ``RtspServer``.
 """
@@ -27,6 +29,28 @@ import time
 from pathlib import Path
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+# Every GStreamer element the server plugs -> the Debian package that ships it. The one list:
+# unavailable_reason() looks them up, scripts/install-system-deps.sh checks them with gst-inspect-1.0
+# (``/usr/bin/python3 tests/rtsp_server.py --list-elements``).
+ELEMENTS = {
+    "filesrc": "libgstreamer1.0-0",
+    "videotestsrc": "gstreamer1.0-plugins-base",
+    "videoconvert": "gstreamer1.0-plugins-base",
+    "decodebin": "gstreamer1.0-plugins-base",
+    "appsrc": "gstreamer1.0-plugins-base",
+    "appsink": "gstreamer1.0-plugins-base",
+    "timeoverlay": "gstreamer1.0-x",  # the pango plugin: only a "recommends" of the others
+    "rtph264pay": "gstreamer1.0-plugins-good",
+    "qtdemux": "gstreamer1.0-plugins-good",  # decodebin on the .mp4 clips
+    "h264parse": "gstreamer1.0-plugins-bad",
+    "avdec_h264": "gstreamer1.0-libav",
+}
+# H.264 encoders, any one will do, in order of preference (see _pick_encoder); the first is installed.
+ENCODERS = {
+    "x264enc": "gstreamer1.0-plugins-ugly",
+    "openh264enc": "gstreamer1.0-plugins-bad",
+    "avenc_h264_omx": "gstreamer1.0-libav",
+}
 
 
 def _serve(argv: list[str]) -> int:  # pragma: no cover - runs under /usr/bin/python3
@@ -43,6 +67,9 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs under /usr/bin/py
     parser.add_argument("--fps", type=int, default=0, help="0 = the file's own rate (test: 25)")
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
+    parser.add_argument(
+        "--shared", action="store_true", help="one pipeline for all clients: a new client joins mid-GOP"
+    )
     args = parser.parse_args(argv)
 
     Gst.init(None)
@@ -69,7 +96,7 @@ def _serve(argv: list[str]) -> int:  # pragma: no cover - runs under /usr/bin/py
             fps=fps,
             encoder=encoder.format(gop=max(1, round(fps))),
         )
-    factory.set_shared(False)
+    factory.set_shared(args.shared)
 
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -175,29 +202,29 @@ def unavailable_reason() -> str | None:
     if not Path(SYSTEM_PYTHON).exists():
         return f"{SYSTEM_PYTHON} not found (the RTSP server runs on the system python with python3-gi)"
     check = (
-        "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
+        "import gi, sys; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
         "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
-        "f = Gst.ElementFactory.find; "
-        "missing = [e for e in ('videotestsrc', 'timeoverlay', 'rtph264pay', 'decodebin') if not f(e)]; "
-        "enc = f('x264enc') or f('openh264enc') or f('avenc_h264_omx'); "
-        "missing += [] if enc else ['an H.264 encoder']; "
-        "print(','.join(missing))"
+        "print(' '.join(e for e in sys.argv[1:] if not Gst.ElementFactory.find(e)))"
     )
     try:
         done = subprocess.run(
-            [SYSTEM_PYTHON, "-c", check], check=False, capture_output=True, text=True, timeout=60
-        )
+            [SYSTEM_PYTHON, "-c", check, *ELEMENTS, *ENCODERS],
+            check=False, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"cannot run {SYSTEM_PYTHON}: {exc}"
-    hint = (
-        "install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-{base,good,bad,ugly} "
-        "gstreamer1.0-libav (make system-deps)"
-    )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["?"])[-1]
-        return f"GStreamer RTSP server not importable ({last}): {hint}"
-    if done.stdout.strip():
-        return f"GStreamer elements missing: {done.stdout.strip()}: {hint}"
+        return (
+            f"GStreamer RTSP server not importable by {SYSTEM_PYTHON} ({last}): install python3-gi "
+            "gir1.2-gst-rtsp-server-1.0 (make system-deps)"
+        )
+    absent = set(done.stdout.split())
+    missing = [f"{e} ({pkg})" for e, pkg in ELEMENTS.items() if e in absent]
+    if absent >= set(ENCODERS):
+        missing.append("an H.264 encoder: " + " or ".join(f"{e} ({pkg})" for e, pkg in ENCODERS.items()))
+    if missing:
+        return f"GStreamer elements missing: {', '.join(missing)}: install those packages (make system-deps)"
     return None
 
 
@@ -219,6 +246,7 @@ class RtspServer:
         port: int | None = None,
         log_path: Path | None = None,
         start_timeout_s: float = 30.0,
+        shared: bool = False,
     ) -> None:
         self.source = source
         self.fps = fps
@@ -228,6 +256,7 @@ class RtspServer:
         self.port = port or free_port()
         self.log_path = log_path
         self.start_timeout_s = start_timeout_s
+        self.shared = shared
         self.proc: subprocess.Popen[str] | None = None
         self.starts = 0
 
@@ -245,6 +274,7 @@ class RtspServer:
         argv = [SYSTEM_PYTHON, str(Path(__file__).resolve()), "--port", str(self.port), "--path", self.path]
         argv += ["--source", self.source, "--fps", str(self.fps)]
         argv += ["--width", str(self.width), "--height", str(self.height)]
+        argv += ["--shared"] if self.shared else []
         deadline = time.monotonic() + self.start_timeout_s
         last_error = ""
         while time.monotonic() < deadline:
@@ -323,5 +353,13 @@ def _close_stdout(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
+def _list_elements() -> int:
+    """``element package`` per line: what install-system-deps.sh checks (the preferred encoder only)."""
+    first_encoder = next(iter(ENCODERS.items()))
+    for element, package in [*ELEMENTS.items(), first_encoder]:
+        print(element, package)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1:]))
+    sys.exit(_list_elements() if sys.argv[1:] == ["--list-elements"] else _serve(sys.argv[1:]))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.labels import ORIGINAL_ACTIONS
 from training import everyday_arms, everyday_body
 from training.body import LEFT, RIGHT, SIDE_SIGN, BodyShape, Motion, limb_dir, two_bone_ik
 from training.motion_parts import (
@@ -28,14 +29,7 @@ from training.motion_parts import (
     swing_dir,
 )
 
-ACTIONS: tuple[str, ...] = (
-    "JUMPING",
-    "JUMPING_JACKS",
-    "BOXING",
-    "WAVING_2HANDS",
-    "WAVING_1HAND",
-    "CLAPPING_HANDS",
-)
+ACTIONS: tuple[str, ...] = ORIGINAL_ACTIONS
 IDLE = "IDLE"
 # Everyday motion that is none of the actions (training.everyday_body / everyday_arms): the
 # background a model learns as "no known action", with IDLE (standing still).

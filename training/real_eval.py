@@ -1,8 +1,9 @@
 """The judge: window accuracy of action models on real footage, through the real pose backend.
 
 Labelled segments of real videos (``videos/labels.csv`` of the shared test data, plus the
-non-action segments the data README describes) go through MediaPipe in stream mode and the
-tracker (poses cached as ``.npz``), then through :class:`inference.windows.TrackWindows` exactly as
+non-action segments the data README describes) go through the service's reader, MediaPipe as the
+service runs it and the tracker (a :class:`~training.video_poses.PoseSource` from the CLI; poses
+cached as ``.npz``), then through :class:`inference.windows.TrackWindows` frame by frame exactly as
 the service builds windows (``hop_s`` apart, a new window only after ``hop_s``). Only windows lying
 entirely inside a segment count. Each window gets the model's decision (an action or none,
 :meth:`inference.classifier.ActionClassifier.classify`); :mod:`training.real_metrics` scores it:
@@ -24,13 +25,13 @@ import numpy as np
 
 from inference.classifier import ActionClassifier
 from inference.decision import NO_ACTION_LABEL
-from inference.windows import TrackWindows, Window, WindowSpec
+from inference.windows import SAME_INSTANT_S as _EPS_S
+from inference.windows import Window, WindowSpec
 from training.real_metrics import KINDS, SegmentScore, calibration_points, score_segment, summarise
-from training.video_poses import VideoPoses, cached_video_poses
+from training.video_poses import PoseSource, VideoPoses, cached_video_poses, replay_windows
 
 log = logging.getLogger(__name__)
 
-_EPS_S = 1e-6
 LABELS_CSV = "labels.csv"
 
 
@@ -84,22 +85,9 @@ def load_real_segments(videos_dir: str | os.PathLike[str], *, extra: bool = True
     return [s for s in segments if (root / s.video).is_file()]
 
 
-def service_windows(
-    poses: VideoPoses, spec: WindowSpec, hop_s: float = 0.25, max_gap_s: float = 0.5
-) -> list[Window]:
+def service_windows(poses: VideoPoses, spec: WindowSpec, hop_s: float = 0.25) -> list[Window]:
     """Every window the service would classify for this video (all tracks, frame by frame)."""
-    by_frame: dict[int, list[tuple[int, float, np.ndarray]]] = {}
-    for track in poses.tracks:
-        for frame, t, kp in zip(track.frames.tolist(), track.times.tolist(), track.keypoints, strict=True):
-            by_frame.setdefault(frame, []).append((track.track_id, t, kp))
-    windows = TrackWindows(spec, max_gap_s=max_gap_s, hop_s=hop_s)
-    out: list[Window] = []
-    for frame in sorted(by_frame):
-        pts = poses.frame_time(frame)
-        for track_id, t, kp in by_frame[frame]:
-            windows.add(track_id, t, kp)
-        out += windows.ready(pts)
-    return out
+    return replay_windows(poses, spec, hop_s=hop_s)
 
 
 def inside(windows: Sequence[Window], poses: VideoPoses, segment: RealSegment) -> list[Window]:
@@ -158,16 +146,15 @@ def evaluate_models_on_segments(
     segments: Sequence[RealSegment],
     videos_dir: str | os.PathLike[str],
     *,
-    backend: str = "mediapipe",
+    poses: PoseSource,
     cache_dir: str | os.PathLike[str] | None = None,
     hop_s: float = 0.25,
 ) -> RealEvaluation:
-    """Run every model over every segment (poses extracted once per video, cached in ``cache_dir``)."""
+    """Run every model over every segment (poses extracted once per video by ``poses``, cached in
+    ``cache_dir``)."""
     root = Path(videos_dir)
-    poses_by_video = {
-        v: cached_video_poses(root / v, backend, cache_dir=cache_dir)
-        for v in sorted({s.video for s in segments})
-    }
+    videos = sorted({s.video for s in segments})
+    poses_by_video = {v: cached_video_poses(root / v, poses, cache_dir=cache_dir) for v in videos}
     results: list[SegmentResult] = []
     calibration: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, clf in models.items():
@@ -184,7 +171,7 @@ def evaluate_models_on_segments(
         )
     labels = {name: clf.labels for name, clf in models.items()}
     return RealEvaluation(
-        list(segments), list(models), results, backend, hop_s, labels, calibration=calibration
+        list(segments), list(models), results, poses.name, hop_s, labels, calibration=calibration
     )
 
 

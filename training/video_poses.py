@@ -1,11 +1,16 @@
-"""Poses of every person in a video file, run through the same pose backend and tracker as serving.
+"""Tracked poses of every person in a video file, and the windows the service would make of them.
 
 Used to build training windows from one's own labelled videos and to evaluate models on real
-footage. A video is read frame by frame (pts = frame index / fps, as the file source does), each
-frame goes through a pose backend (MediaPipe in stream mode by default, the CPU service default)
-and :class:`inference.tracker.Tracker`; the result is one time-stamped pose sequence per track.
+footage. How a video becomes tracked poses is not decided here: a :class:`PoseSource` does it, and
+the command line builds the one it hands in from the service's own parts (capture's file source
+with the container's timestamps, the pose backend set up as ``serve`` sets it up, a lane's
+tracker; see ``service/cli/video_poses.py``), because training imports neither capture nor the
+service. The result is one time-stamped pose sequence per track plus the pts of every frame.
 Extraction is the slow part (~20-40 ms a frame), so results can be cached as ``.npz`` files keyed
-by the video's content and the backend settings.
+by the video's content and the source's settings.
+
+:func:`replay_windows` feeds those poses frame by frame, at the frames' own pts, through
+:class:`inference.windows.TrackWindows`, exactly as the engine does on every processed frame.
 """
 
 from __future__ import annotations
@@ -14,25 +19,22 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from inference.backends import create_backend
-from inference.backends.base import PoseBackend
 from inference.keypoints import NUM_KEYPOINTS
-from inference.tracker import Tracker
+from inference.poses import TrackedPoses
+from inference.windows import TrackWindows, Window, WindowSpec
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
-DEFAULT_TRACK_MAX_AGE_S = 1.0  # the service's default (service.config track_max_age_s)
+CACHE_VERSION = 2  # 2: pts from the container (capture's file source), keep-best in the tracker
 
-BackendFactory = Callable[[], PoseBackend]
+Progress = Callable[[int, int], None]
 
 
 class VideoReadError(ValueError):
@@ -64,7 +66,8 @@ class TrackSequence:
 
 @dataclass(frozen=True)
 class VideoPoses:
-    """Every track of one video; ``fps`` as the file declares it, ``image_size`` (width, height)."""
+    """Every track of one video; ``fps`` as the file declares it, ``image_size`` (width, height),
+    ``pts (num_frames,)`` the timestamp of every frame (what the service sees)."""
 
     video: str
     fps: float
@@ -72,92 +75,81 @@ class VideoPoses:
     num_frames: int
     backend: str
     tracks: tuple[TrackSequence, ...]
+    pts: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.pts.shape != (self.num_frames,):
+            raise ValueError(f"VideoPoses.pts must have shape ({self.num_frames},), got {self.pts.shape}")
 
     def frame_time(self, frame: int) -> float:
-        return frame / self.fps
+        return float(self.pts[frame])
 
 
-def video_fps(capture: Any, path: Path) -> float:
-    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    if not (np.isfinite(fps) and 1.0 <= fps <= 240.0):
-        log.warning("%s declares %.3g fps; assuming 30", path, fps)
-        fps = 30.0
-    return fps
-
-
-def extract_video_poses(
+def collect_video_poses(
     video: str | os.PathLike[str],
-    backend_factory: BackendFactory,
+    frames: Iterable[tuple[float, TrackedPoses]],
     *,
-    backend_name: str = "",
-    track_max_age_s: float = DEFAULT_TRACK_MAX_AGE_S,
-    max_people: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    fps: float,
+    image_size: tuple[int, int],
+    backend: str,
 ) -> VideoPoses:
-    """Run a fresh backend (from ``backend_factory``) and a fresh tracker over every frame of ``video``.
-
-    ``max_people``: keep only the most confident people of each frame (like the service's lanes).
-    ``progress(done, total)`` is called every 50 frames.
-    """
-    path = Path(video)
-    if not path.is_file():
-        raise VideoReadError(f"video {path} does not exist (or is not a file)")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise VideoReadError(f"{path} could not be opened as a video (OpenCV/FFmpeg cannot decode it)")
-    fps = video_fps(cap, path)
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    backend = backend_factory()
-    tracker = Tracker(max_age_s=track_max_age_s)
+    """:class:`VideoPoses` from every frame's ``(pts, tracked people)``, in frame order."""
     per_track: dict[int, tuple[list[int], list[float], list[np.ndarray]]] = {}
-    size = (0, 0)
-    index = 0
-    try:
-        while True:
-            ok, image = cap.read()
-            if not ok or image is None:
-                break
-            size = (int(image.shape[1]), int(image.shape[0]))
-            pts = index / fps
-            poses = backend.infer([image])[0]
-            if max_people is not None and len(poses) > max_people:
-                poses = poses.select(np.argsort(-poses.scores, kind="stable")[:max_people])
-            for tp in tracker.update(poses, pts).active:
-                frames, times, kps = per_track.setdefault(tp.track_id, ([], [], []))
-                frames.append(index)
-                times.append(pts)
-                kps.append(tp.keypoints.astype(np.float32))
-            index += 1
-            if progress is not None and index % 50 == 0:
-                progress(index, max(total, index))
-    finally:
-        cap.release()
-        backend.close()
-    if index == 0:
-        raise VideoReadError(f"{path}: no frame could be decoded")
+    pts: list[float] = []
+    for index, (t, people) in enumerate(frames):
+        pts.append(float(t))
+        for track_id, keypoints in zip(people.track_ids.tolist(), people.keypoints, strict=True):
+            f, times, kps = per_track.setdefault(track_id, ([], [], []))
+            f.append(index)
+            times.append(float(t))
+            kps.append(keypoints)
+    if not pts:
+        raise VideoReadError(f"{video}: no frame could be decoded")
     tracks = tuple(
-        TrackSequence(
-            track_id=tid,
-            frames=np.asarray(f, np.int64),
-            times=np.asarray(t, np.float64),
-            keypoints=np.stack(k).astype(np.float32),
-        )
+        TrackSequence(tid, np.asarray(f, np.int64), np.asarray(t, np.float64), np.stack(k).astype(np.float32))
         for tid, (f, t, k) in sorted(per_track.items())
     )
-    log.info("%s: %d frames at %.3g fps, %d track(s)", path.name, index, fps, len(tracks))
-    return VideoPoses(str(path), fps, size, index, backend_name, tracks)
+    log.info("%s: %d frames at %.3g fps, %d track(s)", Path(video).name, len(pts), fps, len(tracks))
+    frame_pts = np.asarray(pts, np.float64)
+    return VideoPoses(str(video), float(fps), image_size, len(pts), backend, tracks, frame_pts)
 
 
-def backend_factory(name: str, options: Mapping[str, Any] | None = None) -> BackendFactory:
-    """A factory for a named pose backend; MediaPipe defaults to stream mode, as the service runs it."""
-    opts = dict(options or {})
-    if name == "mediapipe":
-        opts.setdefault("stream_mode", True)
+@dataclass(frozen=True)
+class PoseSource:
+    """How a video becomes tracked poses: ``extract(path, progress)``; ``name`` (the backend) is
+    recorded with the poses; ``settings`` is everything the poses depend on besides the video's
+    bytes (they key the cache)."""
 
-    def make() -> PoseBackend:
-        return create_backend(name, **opts)
+    name: str
+    settings: Mapping[str, Any]
+    extract: Callable[[Path, Progress | None], VideoPoses]
 
-    return make
+
+def replay_windows(
+    poses: VideoPoses,
+    spec: WindowSpec,
+    *,
+    hop_s: float,
+    first: int = 0,
+    last: int | None = None,
+    tracks: Iterable[TrackSequence] | None = None,
+) -> list[Window]:
+    """Every window :class:`TrackWindows` emits for these poses when it is fed frame by frame (frames
+    ``first..last``), each frame at its own pts, as the engine feeds it on every processed frame."""
+    chosen = poses.tracks if tracks is None else tuple(tracks)
+    by_frame: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for track in chosen:
+        for frame, kp in zip(track.frames.tolist(), track.keypoints, strict=True):
+            by_frame.setdefault(frame, []).append((track.track_id, kp))
+    windows = TrackWindows(spec, hop_s=hop_s)
+    end = poses.num_frames - 1 if last is None else min(last, poses.num_frames - 1)
+    out: list[Window] = []
+    for frame in range(max(first, 0), end + 1):
+        pts = poses.frame_time(frame)
+        for track_id, kp in by_frame.get(frame, ()):
+            windows.add(track_id, pts, kp)
+        out += windows.ready(pts)
+    return out
 
 
 def _file_digest(path: Path) -> str:
@@ -168,16 +160,10 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def cache_key(video: Path, backend: str, options: Mapping[str, Any]) -> str:
-    """What the poses depend on: the video's bytes, the backend and its options, the tracker."""
+def cache_key(video: Path, source: PoseSource) -> str:
+    """What the poses depend on: the video's bytes and the source's settings."""
     desc = json.dumps(
-        {
-            "v": CACHE_VERSION,
-            "video": _file_digest(video),
-            "backend": backend,
-            "options": dict(sorted(options.items())),
-            "track_max_age_s": DEFAULT_TRACK_MAX_AGE_S,
-        },
+        {"v": CACHE_VERSION, "video": _file_digest(video), "source": source.name, **dict(source.settings)},
         sort_keys=True,
         default=str,
     )
@@ -197,7 +183,8 @@ def save_video_poses(path: Path, poses: VideoPoses) -> None:
                     "track_ids": [t.track_id for t in poses.tracks],
                 }
             )
-        )
+        ),
+        "pts": poses.pts,
     }
     for t in poses.tracks:
         arrays[f"frames_{t.track_id}"] = t.frames
@@ -216,31 +203,33 @@ def load_video_poses(path: Path) -> VideoPoses:
             TrackSequence(tid, d[f"frames_{tid}"], d[f"times_{tid}"], d[f"keypoints_{tid}"])
             for tid in meta["track_ids"]
         )
+        pts = d["pts"]
     w, h = meta["image_size"]
     return VideoPoses(
-        meta["video"], float(meta["fps"]), (int(w), int(h)), int(meta["num_frames"]), meta["backend"], tracks
+        meta["video"],
+        float(meta["fps"]),
+        (int(w), int(h)),
+        int(meta["num_frames"]),
+        meta["backend"],
+        tracks,
+        pts,
     )
 
 
 def cached_video_poses(
     video: str | os.PathLike[str],
-    backend: str = "mediapipe",
+    source: PoseSource,
     *,
-    options: Mapping[str, Any] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> VideoPoses:
-    """:func:`extract_video_poses` with a named backend, cached under ``cache_dir`` when given."""
+    """``source.extract(video)``, cached under ``cache_dir`` when given."""
     path = Path(video)
     if not path.is_file():
         raise VideoReadError(f"video {path} does not exist (or is not a file)")
-    factory = backend_factory(backend, options)
-    opts = dict(options or {})
-    if backend == "mediapipe":
-        opts.setdefault("stream_mode", True)
     cache: Path | None = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"{path.stem}.{backend}.{cache_key(path, backend, opts)}.npz"
+        cache = Path(cache_dir) / f"{path.stem}.{source.name}.{cache_key(path, source)}.npz"
         if cache.is_file():
             try:
                 poses = load_video_poses(cache)
@@ -248,7 +237,7 @@ def cached_video_poses(
                 return poses
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("ignoring unreadable pose cache %s: %s", cache, exc)
-    poses = extract_video_poses(path, factory, backend_name=backend, progress=progress)
+    poses = source.extract(path, progress)
     if cache is not None:
         save_video_poses(cache, poses)
     return poses

@@ -1,9 +1,10 @@
 """Training windows from one's own labelled videos, kept as raw time-stamped keypoints.
 
-``DIR/<label>/<video>`` (with optional ``<video>.csv`` segment files) goes through the pose
-backend and tracker (:mod:`training.video_poses`); windows are cut every ``hop_s`` seconds and
-stored *before* resampling and normalisation (:class:`RawWindows`, an ``.npz``), so a model's
-steps and normalisation are chosen when training (:func:`raw_windows_to_set`). Any label set works.
+``DIR/<label>/<video>`` (with optional ``<video>.csv`` segment files) goes through the service's
+reader, pose backend and tracker (:mod:`training.video_poses`); windows are cut where the service's
+``TrackWindows`` would emit them (every ``hop_s``) and stored *before* resampling and
+normalisation (:class:`RawWindows`, an ``.npz``), so a model's steps and normalisation are chosen
+when training (:func:`raw_windows_to_set`). Any label set works.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from inference.keypoints import NUM_KEYPOINTS
-from inference.windows import WindowSpec
-from training.video_poses import TrackSequence, VideoPoses, cached_video_poses
+from inference.windows import SAME_INSTANT_S as _EPS_S
+from inference.windows import TrackWindows, WindowSpec
+from training.video_poses import PoseSource, TrackSequence, VideoPoses, cached_video_poses
 from training.windowset import DatasetError, WindowSet, features_or_none, stack_features
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,6 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 RAW_FORMAT = "actionstream.raw-windows"
 RAW_VERSION = 1
-_EPS_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -207,28 +208,26 @@ def find_labelled_videos(root: str | os.PathLike[str]) -> list[tuple[Path, list[
 
 
 def cut_track_windows(
-    track: TrackSequence, window_s: float, hop_s: float, max_gap_s: float = 0.5
+    track: TrackSequence, window_s: float, hop_s: float, max_gap_s: float | None = None
 ) -> list[tuple[int, int]]:
-    """Index ranges ``[a, b]`` (inclusive) into ``track`` of windows spanning ``window_s``, one every
-    ``hop_s``, never across a gap longer than ``max_gap_s`` (as :class:`TrackWindows` does)."""
+    """Index ranges ``[a, b]`` (inclusive) into ``track`` of windows holding ``window_s`` of poses,
+    cut where :class:`TrackWindows` emits one (its hop and gap rule, the service's), each holding
+    exactly the poses its buffer holds then: from the last pose at or before ``end - window_s``.
+
+    The rule runs with a spec whose only meaning is that duration (``min_confidence`` 0: a window
+    without a confident joint still counts towards the hop, as in the service, and is left out
+    when features are made). A model with a shorter window, resampled from one of these, gets the
+    window the service computes for it on that frame, byte for byte."""
     t = track.times
+    spec = WindowSpec(steps=2, rate_hz=1.0 / window_s, min_confidence=0.0)
+    gap = {} if max_gap_s is None else {"max_gap_s": max_gap_s}  # None: TrackWindows' own, the service's
+    windows = TrackWindows(spec, hop_s=hop_s, **gap)
     out: list[tuple[int, int]] = []
-    if len(t) < 2:
-        return out
-    breaks = np.flatnonzero(np.diff(t) > max_gap_s) + 1
-    for run in np.split(np.arange(len(t)), breaks):
-        if len(run) < 2:
-            continue
-        start = int(run[0])
-        last_end: float | None = None
-        for e in run.tolist():
-            if t[e] - t[start] < window_s - _EPS_S:
-                continue
-            if last_end is not None and t[e] < last_end + hop_s - _EPS_S:
-                continue
-            a = int(np.searchsorted(t, t[e] - window_s + _EPS_S, side="right")) - 1
-            out.append((max(a, start), e))
-            last_end = float(t[e])
+    for b, (time, kp) in enumerate(zip(t.tolist(), track.keypoints, strict=True)):
+        windows.add(track.track_id, time, kp)
+        if windows.ready(time):
+            a = int(np.searchsorted(t, time - window_s + _EPS_S, side="right")) - 1
+            out.append((a, b))
     return out
 
 
@@ -238,7 +237,7 @@ def video_raw_windows(
     *,
     window_s: float,
     hop_s: float,
-    max_gap_s: float = 0.5,
+    max_gap_s: float | None = None,
 ) -> list[tuple[str, int, np.ndarray, np.ndarray, tuple[int, int]]]:
     """``(label, track_id, times, keypoints, (first, last frame))`` per window of every segment."""
     out = []
@@ -261,15 +260,16 @@ def video_raw_windows(
 def build_video_dataset(
     root: str | os.PathLike[str],
     *,
-    backend: str = "mediapipe",
+    poses: PoseSource,
     hop_s: float = 0.25,
     window_s: float = 1.5,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     items: Sequence[tuple[Path, list[LabelledSegment]]] | None = None,
 ) -> RawWindows:
-    """Run the pose backend + tracker over ``root/<label>/<video>`` (or the videos and segments in
-    ``items``, e.g. from a labels.csv) and cut raw windows.
+    """Run ``poses`` (the service's reader, pose backend and tracker, from the CLI) over
+    ``root/<label>/<video>`` (or the videos and segments in ``items``, e.g. from a labels.csv) and
+    cut raw windows (:func:`cut_track_windows`).
 
     Every tracked person in a video gets the video's (or the segment's) label; keep one person
     per clip for clean labels. ``progress(video name, frames done, total)``.
@@ -281,8 +281,8 @@ def build_video_dataset(
     rows: list[tuple[int, str, int, np.ndarray, np.ndarray, tuple[int, int]]] = []
     for vi, (video, segments) in enumerate(items):
         report = None if progress is None else (lambda d, n, name=video.name: progress(name, d, n))
-        poses = cached_video_poses(video, backend, cache_dir=cache_dir, progress=report)
-        cut = video_raw_windows(poses, segments, window_s=window_s, hop_s=hop_s)
+        tracked = cached_video_poses(video, poses, cache_dir=cache_dir, progress=report)
+        cut = video_raw_windows(tracked, segments, window_s=window_s, hop_s=hop_s)
         if not cut:
             log.warning("%s: no window of %.2f s with a tracked person; nothing taken", video, window_s)
         for label, tid, t, kp, fr in cut:
@@ -316,7 +316,7 @@ def build_video_dataset(
         frame_range=np.array([r[5] for r in rows], np.int64),
         track_id=np.array([r[2] for r in rows], np.int64),
         window_s=float(window_s),
-        info={"backend": backend, "hop_s": hop_s, "root": str(root)},
+        info={"backend": poses.name, "hop_s": hop_s, "root": str(root)},
     )
 
 

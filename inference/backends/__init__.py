@@ -1,8 +1,12 @@
 """Pose backends behind one interface, chosen by name.
 
-``create_backend("mediapipe" | "torchvision" | "detectron2" | "auto", device=..., **options)``.
-The registry below is the complete list; each entry imports its adapter (and through it the heavy
-library) only when that backend is asked for, so ``import inference.backends`` stays light.
+``create_backend("mediapipe" | "torchvision" | "detectron2" | "auto", device=..., **options)``, or
+``create_video_backend(name, device=..., max_people=..., score_threshold=...)`` for a backend set up
+to follow people through a video, the way ``serve``, ``analyze`` and training all run it.
+The registry below is the complete list, and the only one: the config, the command line and
+``auto`` take their names from it. Each entry imports its adapter (and through it the heavy library)
+only when that backend is asked for, so ``import inference.backends`` stays light. Adding a backend:
+an adapter module (a :class:`PoseBackend`) and one line in each table below.
 
 ``auto`` picks by what is installed and whether CUDA is usable: with a GPU, Detectron2, then
 torchvision Keypoint R-CNN, then MediaPipe; without one, MediaPipe (Keypoint R-CNN on a CPU takes
@@ -27,6 +31,7 @@ __all__ = [
     "available_backends",
     "choose_backend",
     "create_backend",
+    "create_video_backend",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,8 +68,10 @@ _REQUIRES: dict[str, tuple[str, ...]] = {
     "detectron2": ("torch", "detectron2"),
 }
 BACKEND_NAMES: tuple[str, ...] = (*_REGISTRY, "auto")
+# The order ``auto`` tries them in, with and without a GPU.
 _GPU_PREFERENCE = ("detectron2", "torchvision", "mediapipe")
 _CPU_PREFERENCE = ("mediapipe", "torchvision", "detectron2")
+DEFAULT_SCORE_THRESHOLD = 0.5  # people below are ignored, whatever the backend
 
 
 def _is_installed(package: str) -> bool:
@@ -139,6 +146,31 @@ def create_backend(name: str, *, device: str = "auto", **options: Any) -> PoseBa
             f"its options are: {', '.join(sorted(accepted))}"
         )
     backend = cls(device=device, **options)
+    if name == "auto":
+        log.info("pose backend auto -> %s on %s", chosen, backend.device)
+    return backend
+
+
+def create_video_backend(
+    name: str,
+    *,
+    device: str = "auto",
+    max_people: int | None = None,
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    input_size: int | None = None,
+    precision: str | None = None,
+) -> PoseBackend:
+    """A backend that follows people through a video: ``max_people`` (None: the backend's default)
+    and the person ``score_threshold`` under one name for every backend, the Keypoint R-CNN
+    backends' ``input_size`` and ``precision`` when set, plus whatever mode the backend has for
+    video (:meth:`PoseBackend.video_options`). ``auto`` is resolved first."""
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"unknown pose backend {name!r}; known backends: {', '.join(BACKEND_NAMES)}")
+    chosen = choose_backend(device) if name == "auto" else name
+    options = _REGISTRY[chosen]().video_options(
+        max_people=max_people, score_threshold=score_threshold, input_size=input_size, precision=precision
+    )
+    backend = create_backend(chosen, device=device, **options)
     if name == "auto":
         log.info("pose backend auto -> %s on %s", chosen, backend.device)
     return backend

@@ -11,7 +11,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,6 +39,32 @@ class PoseBackend(ABC):
     # True when results depend on the previous frames given (a tracking mode): such an instance
     # must see the frames of exactly one camera, in order.
     stateful: bool = False
+    # True when one ``infer`` call runs its images together (one forward pass), so bigger batches pay;
+    # False when it loops over them anyway (then a worker takes one frame at a time).
+    batches: ClassVar[bool] = False
+
+    @classmethod
+    def video_options(
+        cls,
+        *,
+        max_people: int | None,
+        score_threshold: float,
+        input_size: int | None = None,
+        precision: str | None = None,
+    ) -> dict[str, Any]:
+        """The constructor options for following people through a video (what ``serve``, ``analyze``
+        and training use): every backend takes ``max_people`` (None: its own default) and
+        ``score_threshold`` (the person threshold); ``input_size`` (the shorter side the model
+        resizes to, as ``min_size``) and ``precision`` are passed when set, for the backends that
+        have them; a backend with a video mode turns it on here."""
+        options: dict[str, Any] = {"score_threshold": score_threshold}
+        if max_people is not None:
+            options["max_people"] = max_people
+        if input_size is not None:
+            options["min_size"] = input_size
+        if precision is not None:
+            options["precision"] = precision
+        return options
 
     @abstractmethod
     def infer(self, images: Sequence[np.ndarray]) -> list[Poses]:

@@ -1,10 +1,18 @@
 """Detectron2 Keypoint R-CNN (``COCO-Keypoints/keypoint_rcnn_R_50_FPN_3x.yaml``, the original app's model).
 
 Batched: the model is built with ``build_model(cfg)`` and called once per batch with a list of
-``{"image": CHW float32 BGR tensor, "height", "width"}`` dicts, each image resized by
-``ResizeShortestEdge(INPUT.MIN_SIZE_TEST, INPUT.MAX_SIZE_TEST)`` exactly as ``DefaultPredictor``
+``{"image": CHW float32 BGR tensor, "height", "width"}`` dicts, each image resized to the size
+``ResizeShortestEdge(INPUT.MIN_SIZE_TEST, INPUT.MAX_SIZE_TEST)`` gives, as ``DefaultPredictor``
 does (which would run one frame per call); ``height``/``width`` make the model return
-coordinates in input pixels.
+coordinates in input pixels. The frames cross to the device as uint8 (on CUDA through a pinned
+buffer, non-blocking, on this instance's own stream: :mod:`inference.backends.torch_device`) and are
+resized there (bilinear, antialiased when shrinking, rounded to whole pixel values like the PIL
+resize ``DefaultPredictor`` runs on the CPU); the model normalises them on the device. The forward
+pass runs under ``torch.inference_mode`` and autocast (``precision``; ``auto``: fp16 on CUDA).
+
+Detection limits for the job: ``max_people`` (``TEST.DETECTIONS_PER_IMAGE``) caps the people per
+frame the keypoint head runs on; ``min_size`` (``INPUT.MIN_SIZE_TEST``, 800 by default) is the
+shorter side frames are resized to.
 
 Weights: ``weights="DEFAULT"`` loads ``model_zoo.get_checkpoint_url(...)`` through
 ``DetectionCheckpointer`` (iopath cache: ``$FVCORE_CACHE`` or ``~/.torch/iopath_cache``);
@@ -24,6 +32,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +49,7 @@ from inference.backends.base import (
     import_or_unavailable,
     resolve_torch_device,
 )
+from inference.backends.torch_device import TorchDevice
 from inference.keypoints import NUM_KEYPOINTS
 from inference.poses import Poses
 
@@ -50,6 +61,19 @@ INSTALL_HINT = (
     "'git+https://github.com/facebookresearch/detectron2.git'  (Detectron2 is not on PyPI; it builds "
     "against the installed torch, with CUDA kernels when CUDA is present or FORCE_CUDA=1)"
 )
+# Chatter of Detectron2 on current torch and setuptools: harmless, and nothing a user can act on.
+_HARMLESS_WARNINGS = (
+    "pkg_resources is deprecated",  # model_zoo's import; setuptools<81 still ships it
+    "`torch.jit.script` is deprecated",
+    "torch.meshgrid: in an upcoming release",
+)
+_HARMLESS_TORCH_LOG = "is_fx_tracing will return true"
+
+
+def _drop_harmless_torch_log(record: logging.LogRecord) -> bool:
+    return _HARMLESS_TORCH_LOG not in record.getMessage()
+
+
 # ImageNet std in BGR order on the 0-255 scale: only for random weights (the zoo model uses 1.0).
 _IMAGENET_STD_BGR = [57.375, 57.120, 58.395]
 
@@ -58,6 +82,7 @@ class Detectron2Backend(PoseBackend):
     """Detectron2's Keypoint R-CNN R50-FPN 3x behind the PoseBackend interface."""
 
     name = "detectron2"
+    batches = True
 
     def __init__(
         self,
@@ -68,6 +93,7 @@ class Detectron2Backend(PoseBackend):
         score_threshold: float = 0.7,
         max_people: int = 20,
         min_size: int | None = None,
+        precision: str = "auto",
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
@@ -77,6 +103,9 @@ class Detectron2Backend(PoseBackend):
             raise ValueError(f"weights must be 'DEFAULT' or None (random, for tests), got {weights!r}")
         import_or_unavailable("torch", backend=self.name, install="pip install 'torch==2.15.0'")
         import_or_unavailable("detectron2", backend=self.name, install=INSTALL_HINT)
+        for message in _HARMLESS_WARNINGS:
+            warnings.filterwarnings("ignore", message=re.escape(message))
+        logging.getLogger("torch.fx._symbolic_trace").addFilter(_drop_harmless_torch_log)
         import torch  # noqa: PLC0415 - heavy, imported only when this backend is built
 
         try:
@@ -90,8 +119,10 @@ class Detectron2Backend(PoseBackend):
         from detectron2.config import get_cfg  # noqa: PLC0415
         from detectron2.data import transforms as T  # noqa: PLC0415, N812
         from detectron2.modeling import build_model  # noqa: PLC0415
+        from torch.nn import functional as F  # noqa: PLC0415, N812
 
         self._torch = torch
+        self._interpolate = F.interpolate
         self.device = resolve_torch_device(device)
         if self.device == "cpu":
             log.warning("Detectron2 Keypoint R-CNN on the CPU takes seconds per frame; use a CUDA GPU")
@@ -109,9 +140,11 @@ class Detectron2Backend(PoseBackend):
             cfg.MODEL.PIXEL_STD = _IMAGENET_STD_BGR
         cfg.freeze()
         self._input_format: str = cfg.INPUT.FORMAT
-        self._resize = T.ResizeShortestEdge(
-            [cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST
-        )
+        self._min_size: int = cfg.INPUT.MIN_SIZE_TEST
+        self._max_size: int = cfg.INPUT.MAX_SIZE_TEST
+        self._output_shape = T.ResizeShortestEdge.get_output_shape
+        self._dev = TorchDevice(self.device, precision)
+        self.precision = self._dev.precision_name
         model = build_model(cfg)
         model.eval()
         self.weights_source = "random"
@@ -126,29 +159,40 @@ class Detectron2Backend(PoseBackend):
         check_images(images)
         if len(images) == 0:
             return []
-        torch = self._torch
-        inputs = []
-        for img in images:
-            height, width = img.shape[:2]
-            pixels = img if self._input_format == "BGR" else img[:, :, ::-1]
-            resized = self._resize.get_transform(pixels).apply_image(pixels)
-            tensor = torch.as_tensor(np.ascontiguousarray(resized.astype(np.float32).transpose(2, 0, 1)))
-            inputs.append({"image": tensor, "height": height, "width": width})
-        with torch.no_grad():  # as DefaultPredictor does; Detectron2 is not tested under inference_mode
-            outputs = self._model(inputs)
+        with self._dev.running():
+            inputs = [
+                {"image": self._resized(frame), "height": img.shape[0], "width": img.shape[1]}
+                for frame, img in zip(self._dev.upload(images), images, strict=True)
+            ]
+            instances = [out["instances"].to("cpu") for out in self._model(inputs)]
         return [
-            self._to_poses(out["instances"], img.shape[0], img.shape[1])
-            for out, img in zip(outputs, images, strict=True)
+            self._to_poses(inst, img.shape[0], img.shape[1])
+            for inst, img in zip(instances, images, strict=True)
         ]
+
+    def _resized(self, frame: Any) -> Any:
+        """A uint8 ``H x W x 3`` BGR frame on the device -> CHW float in the model's colour order, its
+        shorter side resized to ``INPUT.MIN_SIZE_TEST`` (longer side at most ``MAX_SIZE_TEST``)."""
+        height, width = frame.shape[:2]
+        new_h, new_w = self._output_shape(height, width, self._min_size, self._max_size)
+        chw = frame.permute(2, 0, 1)
+        if self._input_format != "BGR":
+            chw = chw.flip(0)
+        x = chw.float()
+        if (new_h, new_w) != (height, width):
+            x = self._interpolate(
+                x[None], size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=new_h < height
+            )[0]
+            x = x.round_().clamp_(0, 255)
+        return x
 
     def close(self) -> None:
         self._model = None
         if self.device.startswith("cuda"):
             self._torch.cuda.empty_cache()
 
-    def _to_poses(self, instances: Any, height: int, width: int) -> Poses:
-        """Detectron2 ``Instances`` -> Poses; the Instances never leave this module."""
-        inst = instances.to("cpu")
+    def _to_poses(self, inst: Any, height: int, width: int) -> Poses:
+        """Detectron2 ``Instances`` (on the CPU) -> Poses; the Instances never leave this module."""
         if len(inst) == 0 or not inst.has("pred_keypoints"):
             return Poses.empty()
         scores = inst.scores.float().numpy()

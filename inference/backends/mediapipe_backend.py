@@ -21,7 +21,8 @@ BlazePose finds ONE person per call. Two ways to use it:
 
 Keypoints are COCO-17 (a subset of BlazePose's 33 landmarks), in pixels of the input frame,
 clipped to it; the confidence is BlazePose's landmark visibility. A person's score is the mean
-visibility of its 17 joints; people scoring below ``min_person_score`` (0.5) are dropped (real
+visibility of its 17 joints; people scoring below ``score_threshold`` (0.5; the same name as the
+other backends' person threshold) are dropped (real
 people measured 0.7-0.99, phantoms such as a lone arm ~0.47); boxes span the joints with
 visibility >= 0.5.
 """
@@ -29,6 +30,8 @@ visibility >= 0.5.
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,6 +44,7 @@ from inference.backends.base import (
     clip_to_image,
     import_or_unavailable,
 )
+from inference.backends.native_stderr import filtered_native_stderr
 from inference.keypoints import MEDIAPIPE33_TO_COCO17, NUM_KEYPOINTS
 from inference.poses import Poses
 
@@ -48,6 +52,11 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'mediapipe==0.10.14'  (or: pip install -e '.[mediapipe]')"
 _MIN_VISIBLE = 0.5
+# What MediaPipe's C++ side prints when a graph first runs; harmless, and nothing a user can act on.
+_NATIVE_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\)|Feedback manager requires a model with a single "
+    r"signature|Created TensorFlow Lite XNNPACK delegate"
+)
 
 # Image (BGR uint8) -> person boxes (N, 4) x1, y1, x2, y2 in pixels, most confident first.
 PersonDetector = Callable[[np.ndarray], np.ndarray]
@@ -119,6 +128,24 @@ class MediaPipeBackend(PoseBackend):
 
     name = "mediapipe"
 
+    @classmethod
+    def video_options(
+        cls,
+        *,
+        max_people: int | None,
+        score_threshold: float,
+        input_size: int | None = None,
+        precision: str | None = None,
+    ) -> dict[str, Any]:
+        """One person: follow them frame to frame (stream mode: faster and steadier than a photo per
+        frame); several: a photo per frame (stream mode tracks one person only). BlazePose has its
+        own input size and runs in float32: ``input_size`` and ``precision`` do not apply."""
+        if input_size is not None or precision is not None:
+            log.warning("the mediapipe backend ignores input_size and precision (Keypoint R-CNN settings)")
+        options = super().video_options(max_people=max_people, score_threshold=score_threshold)
+        options["stream_mode"] = options.get("max_people", 1) == 1
+        return options
+
     def __init__(
         self,
         *,
@@ -127,7 +154,7 @@ class MediaPipeBackend(PoseBackend):
         stream_mode: bool = False,
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
-        min_person_score: float = 0.5,
+        score_threshold: float = 0.5,
         crop_padding: float = 0.2,
         scan_full_frame: bool = True,
         person_detector: PersonDetector | None = None,
@@ -145,17 +172,19 @@ class MediaPipeBackend(PoseBackend):
             )
         for label, value in (("min_detection_confidence", min_detection_confidence),
                              ("min_tracking_confidence", min_tracking_confidence),
-                             ("min_person_score", min_person_score)):  # fmt: skip
+                             ("score_threshold", score_threshold)):  # fmt: skip
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{label} must be in [0, 1], got {value}")
         if not 0.0 <= crop_padding <= 2.0:
             raise ValueError(f"crop_padding must be in [0, 2] (fraction of the box size), got {crop_padding}")
         mp = import_or_unavailable("mediapipe", backend=self.name, install=INSTALL_HINT)
+        # MediaPipe's solutions call a protobuf API deprecated in protobuf 4 on every frame.
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
         self.device = "cpu"
         self.max_people = max_people
         self.stream_mode = stream_mode
         self.stateful = stream_mode
-        self.min_person_score = min_person_score
+        self.score_threshold = score_threshold
         self.crop_padding = crop_padding
         self.scan_full_frame = scan_full_frame
         pose_module: Any = mp.solutions.pose  # type: ignore[attr-defined]
@@ -172,7 +201,12 @@ class MediaPipeBackend(PoseBackend):
                 min_tracking_confidence=min_tracking_confidence,
             )
 
-        self._pose: Any = make(static=not stream_mode)
+        # The C++ noise comes from the graph's calculators opening, which runs on MediaPipe's own
+        # threads after the constructor returns; process() waits until the whole graph is idle, so one
+        # blank frame inside the window catches all of it (and takes the start-up cost off frame 1).
+        with filtered_native_stderr(_NATIVE_NOISE, log):
+            self._pose: Any = make(static=not stream_mode)
+            self._pose.process(np.zeros((128, 128, 3), np.uint8))
         self._detector: PersonDetector | None = None
         if max_people > 1:
             self._detector = person_detector if person_detector is not None else HogPersonDetector()
@@ -204,7 +238,7 @@ class MediaPipeBackend(PoseBackend):
         kp = np.stack(people).astype(np.float32)
         scores = kp[:, :, 2].mean(axis=1).astype(np.float32)
         order = np.argsort(-scores, kind="stable")[: self.max_people]
-        order = order[scores[order] >= self.min_person_score]  # e.g. a limb mistaken for a person
+        order = order[scores[order] >= self.score_threshold]  # e.g. a limb mistaken for a person
         if len(order) == 0:
             return Poses.empty()
         kp, scores = kp[order], scores[order]
@@ -268,8 +302,8 @@ class MediaPipeBackend(PoseBackend):
             _grey_out(work, found, fill)
 
     def _plausible(self, person: np.ndarray) -> bool:
-        """A person, not a phantom (a lone limb, a pattern): mean joint visibility >= min_person_score."""
-        return float(person[:, 2].mean()) >= self.min_person_score
+        """A person, not a phantom (a lone limb, a pattern): mean joint visibility >= score_threshold."""
+        return float(person[:, 2].mean()) >= self.score_threshold
 
 
 def _person_crop(

@@ -1,8 +1,15 @@
 """torchvision Keypoint R-CNN (ResNet-50 FPN, COCO): multi-person poses, batched, for a CUDA GPU.
 
-One forward pass takes the whole batch (a list of CHW tensors; the model resizes each to
-``min_size``/``max_size`` and maps results back to input pixels). On CUDA it runs under fp16
-autocast. On a CPU it works but takes seconds per frame at the default 800 px size.
+One forward pass takes the whole batch: the frames cross to the device as uint8 (on CUDA through a
+pinned buffer, non-blocking, on this instance's own stream: :mod:`inference.backends.torch_device`);
+colour order and float conversion happen there, and the model's own transform resizes each frame to
+``min_size``/``max_size`` and normalises it on the device, then maps results back to input pixels.
+``precision`` sets autocast (``auto``: fp16 on CUDA, fp32 on a CPU) under ``torch.inference_mode``.
+On a CPU it works but takes seconds per frame at the default 800 px size.
+
+Detection limits for the job: ``max_people`` caps the detections per frame (the keypoint head runs
+on each of them), ``min_size`` is the shorter side frames are resized to (800: as trained; 480 keeps
+640x480 frames as they are).
 
 Weights, in order of preference:
 
@@ -35,11 +42,13 @@ from inference.backends.base import (
     import_or_unavailable,
     resolve_torch_device,
 )
+from inference.backends.torch_device import TorchDevice
 from inference.keypoints import NUM_KEYPOINTS
 from inference.poses import Poses
 
 log = logging.getLogger(__name__)
 
+_OUTPUTS = ("boxes", "scores", "keypoints", "keypoints_scores")
 INSTALL_HINT = (
     "pip install 'torch==2.15.0' 'torchvision==0.29.2'  (or: pip install -e '.[torchvision]'); "
     "torchvision from PyPI pairs with the CUDA build of torch"
@@ -50,6 +59,7 @@ class TorchvisionBackend(PoseBackend):
     """``torchvision.models.detection.keypointrcnn_resnet50_fpn`` behind the PoseBackend interface."""
 
     name = "torchvision"
+    batches = True
 
     def __init__(
         self,
@@ -61,7 +71,7 @@ class TorchvisionBackend(PoseBackend):
         max_people: int = 20,
         min_size: int = 800,
         max_size: int = 1333,
-        fp16: bool = True,
+        precision: str = "auto",
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
@@ -82,7 +92,8 @@ class TorchvisionBackend(PoseBackend):
         if self.device == "cpu":
             log.warning("torchvision Keypoint R-CNN on the CPU takes seconds per frame; use a CUDA GPU")
         self.score_threshold = score_threshold
-        self.fp16 = fp16 and self.device.startswith("cuda")
+        self._dev = TorchDevice(self.device, precision)
+        self.precision = self._dev.precision_name
         # The model's own candidate threshold must not be above ours, or score_threshold=0 would not
         # mean "keep everything".
         model_options: dict[str, Any] = {
@@ -113,19 +124,10 @@ class TorchvisionBackend(PoseBackend):
         check_images(images)
         if len(images) == 0:
             return []
-        torch = self._torch
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
-            # uint8 crosses to the device (4x less to copy), then BGR -> RGB float in [0, 1].
-            tensors = [
-                torch.from_numpy(np.ascontiguousarray(img))
-                .to(self.device)
-                .permute(2, 0, 1)
-                .flip(0)
-                .float()
-                .div(255)
-                for img in images
-            ]
-            outputs = self._model(tensors)
+        with self._dev.running():
+            # uint8 crosses to the device, then BGR -> RGB float in [0, 1] there.
+            tensors = [f.permute(2, 0, 1).flip(0).float().div_(255) for f in self._dev.upload(images)]
+            outputs = [{k: out[k].float().cpu() for k in _OUTPUTS} for out in self._model(tensors)]
         return [
             self._to_poses(out, img.shape[0], img.shape[1]) for out, img in zip(outputs, images, strict=True)
         ]
@@ -136,14 +138,14 @@ class TorchvisionBackend(PoseBackend):
             self._torch.cuda.empty_cache()
 
     def _to_poses(self, out: dict[str, Any], height: int, width: int) -> Poses:
-        scores = out["scores"].float().cpu().numpy()
+        scores = out["scores"].numpy()
         keep = np.flatnonzero(scores >= self.score_threshold)
         if len(keep) == 0:
             return Poses.empty()
-        kp = out["keypoints"].float().cpu().numpy()[keep]  # (P, 17, 3): x, y, visibility flag (always 1)
-        logits = out["keypoints_scores"].float().cpu().numpy()[keep]  # (P, 17)
+        kp = out["keypoints"].numpy()[keep]  # (P, 17, 3): x, y, visibility flag (always 1)
+        logits = out["keypoints_scores"].numpy()[keep]  # (P, 17)
         kp[:, :, 2] = 1.0 / (1.0 + np.exp(-logits))
-        boxes = out["boxes"].float().cpu().numpy()[keep]
+        boxes = out["boxes"].numpy()[keep]
         kp, boxes = kp.astype(np.float32), boxes.astype(np.float32)
         clip_to_image(kp, boxes, height, width)
         return Poses(keypoints=kp, boxes=boxes, scores=scores[keep].astype(np.float32))

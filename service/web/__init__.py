@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from fastapi import APIRouter
 
 from service.config import WebConfig
-from service.live import LivePreviews
 from service.web.jobs import JobManager, JobRunner
+from service.web.jobs_dir import default_jobs_dir, jobs_root, remove_abandoned_runs, remove_if_empty
+from service.web.live import LivePreviews
 from service.web.routes import WebSettings, web_router
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,8 @@ class WebUI:
     """The UI's parts with one lifecycle: the job manager's threads and the routes.
 
     ``runner`` None: no uploads (live page only). ``previews`` None: no cameras (``actionstream
-    web``). With ``config.jobs_dir`` unset, jobs live in a temporary directory removed at ``join``.
+    web``). Jobs live in ``jobs_dir``, else ``config.jobs_dir``, else an ephemeral directory under
+    the user's cache removed at ``join`` (see :mod:`.jobs_dir`).
     """
 
     def __init__(
@@ -37,15 +37,17 @@ class WebUI:
         runner: JobRunner | None,
         previews: LivePreviews | None = None,
         camera_states: Callable[[], Mapping[str, str]] | None = None,
+        jobs_dir: Path | None = None,
     ) -> None:
         self.config = config
         self.closing = threading.Event()
-        self._temporary: Path | None = None
+        self._ephemeral: Path | None = None
         self.jobs: JobManager | None = None
         if runner is not None:
-            jobs_dir = config.jobs_dir
+            jobs_dir = jobs_dir or config.jobs_dir
             if jobs_dir is None:
-                self._temporary = jobs_dir = Path(tempfile.gettempdir()) / f"actionstream-jobs-{_token()}"
+                jobs_dir, _ = default_jobs_dir(0)
+                self._ephemeral = jobs_dir
             self.jobs = JobManager(
                 jobs_dir,
                 runner,
@@ -63,7 +65,10 @@ class WebUI:
         )
 
     def start(self) -> None:
+        """Take the jobs directory (``JobsDirBusyError`` when another process has it) and start."""
         if self.jobs is not None:
+            if self.jobs.jobs_dir.parent == jobs_root():  # the default place: clear what crashes left
+                remove_abandoned_runs(jobs_root())
             self.jobs.start()
             log.info("web UI: jobs in %s", self.jobs.jobs_dir)
 
@@ -75,10 +80,8 @@ class WebUI:
 
     def join(self, timeout: float) -> bool:
         ok = self.jobs.join(timeout) if self.jobs is not None else True
-        if self._temporary is not None and ok:
-            shutil.rmtree(self._temporary, ignore_errors=True)
+        if self._ephemeral is not None and ok:
+            shutil.rmtree(self._ephemeral, ignore_errors=True)
+        elif ok and self.jobs is not None and self.jobs.jobs_dir.parent == jobs_root():
+            remove_if_empty(self.jobs.jobs_dir)  # the default place keeps no empty directories
         return ok
-
-
-def _token() -> str:
-    return uuid.uuid4().hex[:12]

@@ -1,6 +1,8 @@
 """Analysis jobs for uploaded videos: a bounded queue, a fixed pool of worker threads, and a
 janitor that deletes expired results and anything left behind.
 
+The manager owns ``jobs_dir`` while it runs (``jobs_dir/.lock``, see :mod:`.jobs_dir`): a second
+process on the same directory is refused at start instead of deleting the first one's jobs.
 Every job lives in ``jobs_dir/<id>/`` where ``<id>`` is generated here (32 hex digits) and every
 file has a fixed name (``input``, ``annotated.mp4``, ``timeline.json``, ``timeline.csv``,
 ``job.json``): nothing the client sends ever becomes part of a path. ``job.json`` is rewritten at
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
+
+from service.web.jobs_dir import LOCK_NAME, JobsDirLock
 
 log = logging.getLogger(__name__)
 
@@ -167,16 +171,19 @@ class JobManager:
         ]
         self._threads.append(threading.Thread(target=self._janitor, name="web-janitor", daemon=True))
         self._started = False
+        self._lock_file = JobsDirLock(self.jobs_dir)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Create the directory, take over the jobs a previous run left, start the threads."""
+        """Take the directory (``JobsDirBusyError`` if another process has it), take over the jobs a
+        previous run left, start the threads."""
         if self._started:
             raise RuntimeError("JobManager.start() called twice")
+        self._lock_file.acquire()
         self._started = True
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._load()
+        self.sweep()  # what a crashed run left half-done (an upload cut off by a SIGKILL) goes now
         for t in self._threads:
             t.start()
 
@@ -197,6 +204,8 @@ class JobManager:
             if t.is_alive():
                 log.warning("web job thread %s did not stop within %.1f s", t.name, timeout)
                 ok = False
+        if ok:
+            self._lock_file.release()
         return ok
 
     # -- uploads -----------------------------------------------------------------------------------
@@ -372,7 +381,7 @@ class JobManager:
         with self._lock:
             known = set(self._jobs) | set(self._uploading)
         for entry in self.jobs_dir.iterdir():
-            if entry.name not in known:
+            if entry.name not in known and entry.name != LOCK_NAME:
                 _remove(entry)
                 removed.append(entry.name)
         if removed:
@@ -424,7 +433,7 @@ class JobManager:
                     "interrupted by a restart",
                     self._clock(),
                 )
-                (entry / INPUT).unlink(missing_ok=True)
+            (entry / INPUT).unlink(missing_ok=True)  # never needed again (a crash may have left it)
             self._jobs[job.id] = job
             self._save(job)
         if self._jobs:

@@ -25,8 +25,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from service.live import LivePreviews
-from service.video_probe import BadVideoError, probe_video
+from service.offline.video_probe import BadVideoError, probe_video
 from service.web.jobs import (
     CSV,
     INPUT,
@@ -37,6 +36,7 @@ from service.web.jobs import (
     JobsFullError,
     display_name,
 )
+from service.web.live import LivePreviews
 from service.web.uploads import UploadError, human_size, receive_upload
 
 log = logging.getLogger(__name__)
@@ -255,8 +255,10 @@ def _camera_routes(
                     "people": []
                     if snap is None
                     else [
-                        {"track_id": t.track_id, "label": t.label, "confidence": t.confidence}
-                        for t in snap.tracks
+                        {"track_id": track_id, "label": action.label, "confidence": action.confidence}
+                        for track_id, action in zip(
+                            snap.result.people.track_ids.tolist(), snap.result.actions, strict=True
+                        )
                     ],
                     "events": previews.events(cam),
                 }

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from service.analyze import AnalysisCancelledError, AnalyzeOptions, analyze_video, write_csv, write_timeline
-from service.video_probe import BadVideoError
+from service.engine.analyzer import BackendFactory, ClassifierFactory
+from service.offline.analyze import (
+    AnalysisCancelledError,
+    AnalyzeOptions,
+    analyze_video,
+    write_csv,
+    write_timeline,
+)
+from service.offline.video_probe import BadVideoError
 from service.web.jobs import CSV, TIMELINE, VIDEO, JobCancelledError, JobWork
-from service.worker import BackendFactory, ClassifierFactory
 
 
 class AnalyzeJobRunner:

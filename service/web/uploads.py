@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MAX_BOUNDARY_LENGTH, MultipartParser, parse_options_header
 from starlette.requests import Request
 
 FIELD = "file"
@@ -86,7 +86,9 @@ class _Receiver:
 
     def _headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
-        if params.get(b"name") == FIELD.encode() and not self.found:
+        if params.get(b"name") == FIELD.encode() and self.found:
+            raise UploadError(400, f"the upload has more than one '{FIELD}' part: send one video per upload")
+        if params.get(b"name") == FIELD.encode():
             self.found = self._in_file = True
             self.filename = params.get(b"filename", b"").decode("utf-8", "replace")
             self._out = self.dest.open("wb")
@@ -130,6 +132,12 @@ async def receive_upload(request: Request, dest: Path, max_bytes: int) -> Upload
             413,
             f"the file ({human_size(int(length))}) is larger than the {human_size(max_bytes)} limit",
         )
+    if len(boundary) > MAX_BOUNDARY_LENGTH:
+        raise UploadError(
+            400,
+            f"the multipart boundary is {len(boundary)} characters long; at most {MAX_BOUNDARY_LENGTH} "
+            "are accepted (browsers use about 40)",
+        )
     receiver = _Receiver(dest, max_bytes)
     try:
         parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
@@ -137,8 +145,12 @@ async def receive_upload(request: Request, dest: Path, max_bytes: int) -> Upload
             if chunk:
                 parser.write(chunk)
         parser.finalize()
-    except MultipartParseError as exc:
+    except FormParserError as exc:
         raise UploadError(400, f"the upload is not valid multipart/form-data ({exc})") from None
+    except OSError as exc:  # the disk is full, the directory went away: not the client's fault
+        raise UploadError(
+            507, f"the server could not store the upload ({exc.strerror or exc}); try again later"
+        ) from None
     finally:
         receiver.close()
     if not receiver.found:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -15,6 +18,35 @@ from capture.state import SourceState, StateChange
 from tests.rtsp_server import RtspServer, unavailable_reason
 
 PASSWORD = "Sup3rS3cretPw"  # put in URLs; must never show up in any output
+# A webcam index with no /dev/videoN on this machine, for the missing-webcam errors.
+ABSENT_WEBCAM = next(n for n in range(97, 1000) if not Path(f"/dev/video{n}").exists())
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    comm: str
+    state: str  # R, S, D, Z (zombie), ...
+    cmdline: str  # what every local user can read in /proc/PID/cmdline
+
+
+def child_processes(parent: int | None = None) -> list[Proc]:
+    """Processes whose parent is ``parent`` (default: this one), zombies included, read from /proc."""
+    parent = os.getpid() if parent is None else parent
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == parent:
+            out.append(Proc(int(entry.name), comm, fields[0], cmdline.strip()))
+    return out
 
 
 def capture_threads() -> set[str]:
@@ -66,6 +98,32 @@ def write_video(path: Path, frames: int, fps: float = 25.0, size: tuple[int, int
         writer.write(image)
     writer.release()
     return path
+
+
+def make_unreadable(tmp_path: Path, kind: str) -> Path:
+    """Files a user may really hand us that are no readable video."""
+    path = tmp_path / f"{kind}.mp4"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("these are my holiday notes, not a video\n")
+    elif kind == "truncated":  # cv2's MP4 writer puts the index (moov) at the end: cut before it
+        whole = write_video(tmp_path / "whole.mp4", frames=40).read_bytes()
+        path.write_bytes(whole[: len(whole) * 6 // 10])
+    elif kind == "audio_only":
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", "-y", str(path)],
+            check=True, timeout=60,
+        )  # fmt: skip
+    return path
+
+
+UNREADABLE = {
+    "empty": "the file is empty (0 bytes)",
+    "text": "FFmpeg does not recognise it as a video",
+    "truncated": "the recording was cut off before it was finished",
+    "audio_only": "the file has no video stream",
+}
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.capture.conftest import ABSENT_WEBCAM
 from tests.conftest import ROOT
 from tests.rtsp_server import RtspServer
 
@@ -37,6 +38,7 @@ def test_probe_file(small_video: Path) -> None:
     assert (summary["width"], summary["height"]) == (64, 48)
     assert summary["fps"] == pytest.approx(25.0, rel=0.01) and summary["fps_declared"] == pytest.approx(25.0)
     assert summary["kind"] == "file" and summary["state"] == "ended"
+    assert summary["stall_timeout_s"] is None, "a file read as fast as we go never stalls"
 
 
 def test_probe_missing_file_exits_2_with_clear_message(tmp_path: Path) -> None:
@@ -59,14 +61,12 @@ def test_probe_corrupt_file_exits_2(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["ftp://h/x"], "unsupported source scheme"),
-        (["/dev/video97"], "webcam /dev/video97 does not exist"),
+        ([f"/dev/video{ABSENT_WEBCAM}"], f"webcam /dev/video{ABSENT_WEBCAM} does not exist"),
         (["clip.mp4", "--seconds", "-1"], "expected seconds in"),
         (["rtsp://h/x", "--transport", "sctp"], "invalid choice"),
     ],
 )
 def test_probe_bad_arguments_exit_2(args: list[str], message: str) -> None:
-    if Path("/dev/video97").exists():
-        pytest.skip("/dev/video97 exists here")
     code, _, stderr = probe(*args)
     assert code == 2 and message in stderr
 
@@ -90,3 +90,5 @@ def test_probe_rtsp(rtsp_server: RtspServer, transport: str) -> None:
     assert summary["frames"] > 30 and (summary["width"], summary["height"]) == (320, 240)
     assert summary["fps"] == pytest.approx(25.0, rel=0.25)
     assert transport in summary["source"]
+    # No --stall-timeout: derived from the stream, 25 frame intervals of 25 fps but at least 3 s.
+    assert summary["stall_timeout_s"] == 3.0

@@ -82,3 +82,18 @@ def test_get_times_out_and_clear_wakes_producer() -> None:
 def test_maxsize_validated(bad: object) -> None:
     with pytest.raises(ValueError, match="maxsize"):
         FrameQueue(maxsize=bad, lossless=False)  # type: ignore[arg-type]
+
+
+def test_the_end_comes_after_the_last_frame() -> None:
+    q = FrameQueue(4, lossless=True)
+    for i in range(3):
+        assert q.put(frame(i), timeout=0.1)
+    q.close()
+    assert not q.ended, "frames are still queued: the end has not arrived"
+    seqs = []
+    while not q.ended:
+        got = q.get(timeout=0.1)
+        assert got is not None
+        seqs.append(got.seq)
+    assert seqs == [0, 1, 2]
+    assert q.get(timeout=0.5) is None and q.ended

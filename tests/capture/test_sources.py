@@ -1,12 +1,9 @@
-"""Sources: spec parsing, options, clear errors, and files read losslessly (real videos, real OpenCV)."""
+"""Sources: spec parsing, options, clear errors, and files read losslessly (real videos, real ffmpeg)."""
 
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -14,16 +11,18 @@ import cv2
 import numpy as np
 import pytest
 
-from capture._ffmpeg import ENV_CAPTURE_OPTIONS, LiveClock, ffmpeg_capture_options
+from capture.clock import LiveClock
 from capture.sources import (
     FileSource,
     RtspSource,
     SourceError,
     SourceOptions,
+    SourceUnreachableError,
     WebcamSource,
     open_source,
 )
-from tests.capture.conftest import write_video
+from tests.capture.conftest import ABSENT_WEBCAM, UNREADABLE, make_unreadable, write_video
+from tests.rtsp_server import free_port
 
 OPTS = SourceOptions()
 
@@ -109,12 +108,10 @@ def test_rtsp_describe_and_repr_are_masked() -> None:
 
 
 def test_missing_webcam_gives_clear_error() -> None:
-    device = "/dev/video97"
-    if Path(device).exists():
-        pytest.skip(f"{device} exists here")
-    for spec in (97, device):
+    device = f"/dev/video{ABSENT_WEBCAM}"
+    for spec in (ABSENT_WEBCAM, device):
         source = open_source(spec, camera_id="cam", options=SourceOptions(width=640, height=480, fps=30))
-        with pytest.raises(SourceError, match=r"webcam /dev/video97 does not exist.*ls /dev/video\*"):
+        with pytest.raises(SourceError, match=rf"webcam {device} does not exist.*ls /dev/video\*"):
             source.open()
         source.release()  # safe after a failed open
 
@@ -149,7 +146,7 @@ def test_file_every_frame_once_in_order(tmp_path: Path) -> None:
     assert all(img.dtype == np.uint8 and img.shape == (48, 64, 3) for _, img in frames)
 
 
-def test_real_wave_video_has_125_frames(shared_data: Path) -> None:
+def test_real_wave_video_has_125_frames(shared_data: Path, ffprobe: str) -> None:
     path = shared_data / "videos" / "omkarnagarkar55_wave.mp4"
     source = open_source(str(path), camera_id="wave", options=OPTS)
     assert isinstance(source, FileSource)
@@ -159,13 +156,12 @@ def test_real_wave_video_has_125_frames(shared_data: Path) -> None:
     pts = [p for p, _ in frames]
     assert all(b > a for a, b in itertools.pairwise(pts))
     assert frames[0][1].shape == (420, 420, 3)
-    if shutil.which("ffprobe"):
-        counted = subprocess.run(
-            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-             "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-            capture_output=True, text=True, timeout=60, check=True,
-        ).stdout.strip()  # fmt: skip
-        assert int(counted) == 125
+    counted = subprocess.run(
+        [ffprobe, "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert int(counted) == 125
 
 
 def test_corrupt_file_gives_clear_error(tmp_path: Path) -> None:
@@ -174,6 +170,39 @@ def test_corrupt_file_gives_clear_error(tmp_path: Path) -> None:
     source = open_source(str(bad), camera_id="c", options=OPTS)
     with pytest.raises(SourceError, match="corrupt, truncated or not a video"):
         source.open()
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE))
+def test_unreadable_files_fail_to_open_with_what_is_wrong(tmp_path: Path, kind: str) -> None:
+    path = make_unreadable(tmp_path, kind)
+    source = open_source(str(path), camera_id="c", options=OPTS)
+    started = time.monotonic()
+    with pytest.raises(SourceError) as info:
+        source.open()
+    assert time.monotonic() - started < OPTS.open_timeout_s  # an answer, not a timeout
+    message = str(info.value)
+    assert f"cannot read {path} as a video" in message and UNREADABLE[kind] in message, message
+    source.release()
+
+
+def test_refused_connection_says_refused_not_timeout() -> None:
+    port = free_port()
+    source = open_source(f"rtsp://127.0.0.1:{port}/cam", camera_id="c", options=OPTS)
+    started = time.monotonic()
+    with pytest.raises(SourceUnreachableError) as info:
+        source.open()
+    took = time.monotonic() - started
+    message = str(info.value)
+    assert f"connection to 127.0.0.1:{port} refused after 0.0" in message, message
+    assert "timeout" not in message and took < 1.0
+
+
+def test_unknown_host_says_so() -> None:
+    source = open_source("rtsp://user:pw@camera.invalid/stream", camera_id="c", options=OPTS)
+    expected = r"cannot resolve the host name 'camera\.invalid'"
+    with pytest.raises(SourceUnreachableError, match=expected) as info:
+        source.open()
+    assert "pw" not in str(info.value)
 
 
 def test_file_deleted_after_parsing_gives_clear_error(small_video: Path) -> None:
@@ -221,21 +250,21 @@ def test_live_clock_uses_stream_spacing_and_stays_continuous() -> None:
     clock = FakeClock()
     live = LiveClock(max_drift_s=2.0, clock=clock)
     live.new_session()
-    first = live.pts(5000.0)  # stream time 5 s at monotonic 100 s
+    first = live.pts(5.0)  # stream time 5 s at monotonic 100 s
     assert first == 100.0
     clock.now = 100.001  # a burst of buffered frames arrives at once: stream spacing is kept
-    assert live.pts(5040.0) == pytest.approx(100.04)
-    assert live.pts(5080.0) == pytest.approx(100.08)
+    assert live.pts(5.04) == pytest.approx(100.04)
+    assert live.pts(5.08) == pytest.approx(100.08)
     clock.now = 100.2
-    assert live.pts(5080.0) == pytest.approx(100.2)  # not increasing -> monotonic clock
+    assert live.pts(5.08) == pytest.approx(100.2)  # not increasing -> monotonic clock
     clock.now = 110.0
-    assert live.pts(5120.0) == pytest.approx(110.0)  # 10 s gap on the same connection -> re-anchored
+    assert live.pts(5.12) == pytest.approx(110.0)  # 10 s gap on the same connection -> re-anchored
     live.new_session()  # reconnect: stream time restarts at 0, pts continue
     clock.now = 109.0
     pts = live.pts(0.0)
     assert pts > 110.0
     clock.now = 109.5
-    assert live.pts(40.0) == pytest.approx(pts + 0.04)
+    assert live.pts(0.04) == pytest.approx(pts + 0.04)
 
 
 def test_live_clock_without_stream_time_is_monotonic() -> None:
@@ -244,50 +273,8 @@ def test_live_clock_without_stream_time_is_monotonic() -> None:
     values = []
     for i in range(5):
         clock.now = 100.0 + i * 0.033
-        values.append(live.pts(float("nan") if i % 2 else 0.0))
+        values.append(live.pts(None if i % 2 else 0.0))
     assert values == pytest.approx([100.0 + i * 0.033 for i in range(5)])
-
-
-# -- the process-global FFmpeg options --------------------------------------------------------------
-
-
-def test_ffmpeg_options_are_set_only_around_the_open() -> None:
-    before = os.environ.get(ENV_CAPTURE_OPTIONS)
-    with ffmpeg_capture_options("rtsp_transport;udp", wait_s=1.0):
-        assert os.environ[ENV_CAPTURE_OPTIONS] == "rtsp_transport;udp"
-        with ffmpeg_capture_options("rtsp_transport;udp", wait_s=0.1):  # same value: no waiting
-            assert os.environ[ENV_CAPTURE_OPTIONS] == "rtsp_transport;udp"
-    assert os.environ.get(ENV_CAPTURE_OPTIONS) == before
-
-
-def test_ffmpeg_options_with_another_value_wait_their_turn() -> None:
-    entered = threading.Event()
-    release = threading.Event()
-
-    def hold_tcp() -> None:
-        with ffmpeg_capture_options("rtsp_transport;tcp", wait_s=1.0):
-            entered.set()
-            release.wait(5)
-
-    holder = threading.Thread(target=hold_tcp)
-    holder.start()
-    assert entered.wait(5)
-    with pytest.raises(TimeoutError), ffmpeg_capture_options("rtsp_transport;udp", wait_s=0.2):
-        pass
-    seen: list[str] = []
-
-    def want_udp() -> None:
-        with ffmpeg_capture_options("rtsp_transport;udp", wait_s=5.0):
-            seen.append(os.environ[ENV_CAPTURE_OPTIONS])
-
-    waiter = threading.Thread(target=want_udp)
-    waiter.start()
-    time.sleep(0.1)
-    assert seen == []
-    release.set()
-    holder.join(5)
-    waiter.join(5)
-    assert seen == ["rtsp_transport;udp"]
 
 
 def test_reopening_a_file_starts_again_at_pts_zero(small_video: Path) -> None:

@@ -8,14 +8,24 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from capture.base import SourceError, SourceUnreachableError, VideoSource
 from capture.frame import Frame
 from capture.queue import FrameQueue
 from capture.sources import FileSource, RtspSource, SourceOptions, open_source
 from capture.state import SourceState, StateChange
 from capture.thread import CaptureThread, WatchdogOptions
-from tests.capture.conftest import PASSWORD, StateLog, capture_threads, wait_no_capture_threads, write_video
+from tests.capture.conftest import (
+    PASSWORD,
+    UNREADABLE,
+    StateLog,
+    capture_threads,
+    make_unreadable,
+    wait_no_capture_threads,
+    write_video,
+)
 from tests.rtsp_server import free_port
 
 
@@ -58,11 +68,25 @@ def test_backoff_grows_exponentially_is_bounded_and_jittered() -> None:
         ({"jitter": 1.0}, "jitter"),
         ({"backoff_multiplier": 0.5}, "backoff_multiplier"),
         ({"offline_after_failures": 0}, "offline_after_failures"),
+        ({"stall_timeout_s": -1.0}, "stall_timeout_s"),
+        ({"fast_retry_s": 0}, "fast_retry_s"),
+        ({"fast_retry_for_s": -1.0}, "fast_retry_for_s"),
     ],
 )
 def test_watchdog_options_validated(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         WatchdogOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_stall_timeout_is_derived_from_frame_interval_and_read_timeout() -> None:
+    wd = WatchdogOptions()
+    assert wd.stall_timeout_for(1 / 25, read_timeout_s=5.0) == 3.0  # 25 intervals = 1 s: the 3 s floor
+    assert wd.stall_timeout_for(1 / 5, read_timeout_s=5.0) == pytest.approx(5.0)
+    assert wd.stall_timeout_for(1.0, read_timeout_s=5.0) == 5.0  # capped by the read timeout
+    assert wd.stall_timeout_for(10.0, read_timeout_s=5.0) == 20.0  # but never under two intervals
+    assert wd.stall_timeout_for(None, read_timeout_s=5.0) == 5.0  # rate not known yet
+    assert all(wd.stall_timeout_for(1 / fps, 5.0) <= 5.0 for fps in (0.4, 1, 2, 10, 30, 60, 120))
+    assert WatchdogOptions(stall_timeout_s=8.0).stall_timeout_for(1 / 25, 5.0) == 8.0  # configured wins
 
 
 def test_state_change_validated() -> None:
@@ -107,20 +131,24 @@ def test_real_wave_video_through_capture_thread(shared_data: Path) -> None:
     assert frames[-1].pts == pytest.approx(12.4, abs=0.01)
 
 
-@pytest.mark.parametrize("problem", ["corrupt", "missing"])
+@pytest.mark.parametrize("problem", ["corrupt", "missing", *sorted(UNREADABLE)])
 def test_unreadable_file_goes_offline_with_clear_error_and_no_traceback(
     tmp_path: Path, state_log: StateLog, caplog: pytest.LogCaptureFixture, problem: str
 ) -> None:
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(random.Random(0).randbytes(30_000))
+    if problem in UNREADABLE:
+        path = make_unreadable(tmp_path, problem)
+        expected = UNREADABLE[problem]
+    else:
+        path = tmp_path / "clip.mp4"
+        path.write_bytes(random.Random(0).randbytes(30_000))
+        expected = "corrupt, truncated or not a video" if problem == "corrupt" else "video file not found"
     source = open_source(str(path), camera_id="bad", options=SourceOptions())
     if problem == "missing":
         path.unlink()
     capture = CaptureThread(source, FrameQueue(4, lossless=True), threading.Event(), on_state=state_log)
     capture.start()
-    assert capture.join(10)
+    assert capture.join(10), "an unreadable file ends the capture (never a hang)"
     assert state_log.states() == [SourceState.CONNECTING, SourceState.OFFLINE]
-    expected = "corrupt, truncated or not a video" if problem == "corrupt" else "video file not found"
     assert expected in str(capture.error) and expected in state_log.changes[-1].reason
     assert capture.reconnects == 0  # files are never retried
     assert not any(r.exc_info or "Traceback" in r.getMessage() for r in caplog.records)
@@ -191,9 +219,9 @@ class RecordingRtspSource(RtspSource):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.open_times: list[float] = []
 
-    def open(self) -> None:
+    def open(self, cancel: threading.Event | None = None) -> None:
         self.open_times.append(time.monotonic())
-        super().open()
+        super().open(cancel)
 
 
 @pytest.mark.slow
@@ -244,3 +272,90 @@ def test_offline_after_n_failures(state_log: StateLog) -> None:
     assert offline.state is SourceState.OFFLINE and offline.previous is SourceState.CONNECTING
     # OFFLINE came with the 3rd failed open, not before: opens 1-3 all happened before that change.
     assert source.open_times[2] <= offline.at
+
+
+# -- the retry schedule, against a scripted source (no network) ---------------------------------------
+
+
+class ScriptedSource(VideoSource):
+    """Plays one step per open: ("online", seconds) serves 50 fps frames that long, then the stream
+    ends; ("unreachable",) nothing listens; ("fails",) the camera answers but open fails. The last
+    step repeats."""
+
+    is_live = True
+    kind = "scripted"
+
+    def __init__(self, steps: list[tuple[object, ...]]) -> None:
+        super().__init__("scripted", SourceOptions(open_timeout_s=2.0, read_timeout_s=1.0))
+        self.steps = steps
+        self.opens: list[float] = []
+        self._until = 0.0
+        self._pts = 0.0
+
+    def describe(self) -> str:
+        return "camera 'scripted'"
+
+    def open(self, cancel: threading.Event | None = None) -> None:
+        self.opens.append(time.monotonic())
+        step = self.steps[min(len(self.opens), len(self.steps)) - 1]
+        if step[0] == "unreachable":
+            raise SourceUnreachableError("cannot open camera 'scripted': connection refused after 0.000 s")
+        if step[0] == "fails":
+            raise SourceError("cannot open camera 'scripted': 503 Service Unavailable")
+        self._until = time.monotonic() + float(step[1])  # type: ignore[arg-type]
+
+    def read(self) -> tuple[float, np.ndarray] | None:
+        if time.monotonic() >= self._until:
+            return None
+        time.sleep(0.02)
+        self._pts += 0.02
+        return self._pts, np.zeros((8, 8, 3), np.uint8)
+
+    def release(self) -> None:
+        pass
+
+
+def run_script(steps: list[tuple[object, ...]], opens: int, watchdog: WatchdogOptions) -> list[float]:
+    """Run a capture on the script until ``opens`` attempts were made; the gaps between attempts."""
+    source = ScriptedSource(steps)
+    capture = CaptureThread(source, FrameQueue(4, lossless=False), threading.Event(), watchdog=watchdog)
+    capture.start()
+    deadline = time.monotonic() + 30
+    while len(source.opens) < opens and time.monotonic() < deadline:
+        time.sleep(0.01)
+    capture.stop()
+    assert capture.join(3.0)
+    assert len(source.opens) >= opens
+    return [b - a for a, b in itertools.pairwise(source.opens[:opens])]
+
+
+QUICK = WatchdogOptions(
+    healthy_after_s=0.3,
+    fast_retry_for_s=1.5,
+    fast_retry_s=0.05,
+    fast_retry_spawn_s=0.15,
+    initial_backoff_s=0.4,
+    max_backoff_s=3.0,
+    jitter=0.0,
+)
+
+
+def test_lost_healthy_camera_is_retried_at_once_then_quickly_while_nothing_listens() -> None:
+    gaps = run_script([("online", 0.5), ("unreachable",)], opens=8, watchdog=QUICK)
+    # gap 0 holds the healthy session (0.5 s); then immediate, then every fast_retry_s.
+    assert 0.45 <= gaps[0] <= 0.9, gaps
+    assert all(g < 0.2 for g in gaps[1:]), f"quick retries, not the 0.4 s backoff: {gaps}"
+
+
+def test_quick_retries_that_start_ffmpeg_are_spaced_and_end_with_the_window() -> None:
+    gaps = run_script([("online", 0.5), ("fails",)], opens=14, watchdog=QUICK)
+    in_window = gaps[2:6]
+    assert all(0.1 <= g <= 0.3 for g in in_window), f"every fast_retry_spawn_s (0.15 s): {gaps}"
+    later = gaps[-3:]
+    assert all(b > a for a, b in itertools.pairwise(later)) and later[-1] >= 0.8, f"backoff again: {gaps}"
+
+
+def test_flapping_camera_backs_off_instead_of_retrying_quickly() -> None:
+    gaps = run_script([("online", 0.1)], opens=5, watchdog=QUICK)  # up 0.1 s < healthy_after_s 0.3 s
+    backoff = [g - 0.1 for g in gaps]  # each gap holds a 0.1 s session
+    assert all(b > a for a, b in itertools.pairwise(backoff)) and backoff[0] >= 0.35, gaps

@@ -1,4 +1,4 @@
-"""A scrape target serving the real ``service.metrics.Metrics`` exposition with simulated activity.
+"""A scrape target serving the real ``service.outputs.metrics.Metrics`` exposition with simulated activity.
 
 Every scrape advances the counters and histograms a little, so rate() and histogram_quantile()
 over the real metric names have data after two scrapes. Some series are deliberately left out
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from service.metrics import CONTENT_TYPE, STAGES, Metrics
+from service.outputs.metrics import CONTENT_TYPE, STAGES, Metrics
 
 CAMERAS = ("gate", "lobby")
 LABELS = ("JUMPING", "BOXING", "WAVING_2HANDS")

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from service.app.security import ExposureError, check_http_exposure, check_zmq_exposure, zmq_curve
+from service.cli import build_parser
 from service.config import load_config
 from tests.deploy.conftest import DEPLOY, ROOT
 
@@ -44,7 +46,7 @@ def _host_path(volume: str) -> Path:
 
 def test_compose_services_and_build() -> None:
     compose = _compose()
-    assert set(compose["services"]) == {"actionstream", "prometheus", "grafana"}
+    assert set(compose["services"]) == {"keys", "actionstream", "prometheus", "grafana"}
     svc = compose["services"]["actionstream"]
     build = svc["build"]
     assert build["target"] == "cpu"
@@ -59,23 +61,72 @@ def test_compose_services_and_build() -> None:
     assert {"8080:8080", "5556:5556"} <= set(svc["ports"])
 
 
-def test_compose_env_and_example_config_load_in_the_service() -> None:
+def _secrets_volume(svc: dict[str, Any]) -> tuple[str, str]:
+    """(volume name, mount path) of the secrets volume of a compose service."""
+    (mount,) = [v for v in svc["volumes"] if v.split(":")[0] == "actionstream-secrets"]
+    return mount.split(":")[0], mount.split(":")[1]
+
+
+def _service_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """What the actionstream container sees: its environment, with the secrets volume filled by
+    the `keys` service (run here for real) at a temporary path instead of /secrets."""
+    compose = _compose()
+    svc, keys = compose["services"]["actionstream"], compose["services"]["keys"]
+    _, mount = _secrets_volume(svc)
+    secrets_dir = tmp_path / "secrets"
+    args = build_parser().parse_args([*keys["command"][:-1], str(secrets_dir)])
+    assert keys["command"][-1] == _secrets_volume(keys)[1] == mount
+    assert args.handler(args) == 0
+    dotenv = {
+        "FRONT_DOOR_RTSP_URL": "rtsp://viewer:s3cret@192.168.1.20:554/stream1",
+        "GRAFANA_ADMIN_PASSWORD": "x",
+    }
+    env = {
+        name: interpolate(str(value), dotenv).replace(mount, str(secrets_dir))
+        for name, value in svc["environment"].items()
+    }
+    return env, secrets_dir
+
+
+def test_compose_env_and_example_config_load_in_the_service(tmp_path: Path) -> None:
     """What the container sees: the example config plus compose's environment, credentials from .env."""
     svc = _compose()["services"]["actionstream"]
-    secret_url = "rtsp://viewer:s3cret@192.168.1.20:554/stream1"
-    dotenv = {"FRONT_DOOR_RTSP_URL": secret_url, "GRAFANA_ADMIN_PASSWORD": "x"}
-    env = {name: interpolate(str(value), dotenv) for name, value in svc["environment"].items()}
-    config_arg = interpolate(svc["command"][svc["command"].index("--config") + 1], dotenv)
+    env, _ = _service_env(tmp_path)
+    config_arg = interpolate(svc["command"][svc["command"].index("--config") + 1], {})
     assert config_arg.startswith("/config/")
     config_file = DEPLOY / "config" / config_arg.removeprefix("/config/")
     assert config_file == EXAMPLE
     config = load_config(config_file, env=env)
-    assert config.cameras[0].source == secret_url
+    assert config.cameras[0].source == "rtsp://viewer:s3cret@192.168.1.20:554/stream1"
     assert config.http.host == "0.0.0.0" and config.http.port == 8080
     assert config.zmq.bind == "tcp://0.0.0.0:5556"
     # Without the variable, compose refuses to start instead of running a placeholder camera.
     with pytest.raises(KeyError, match="FRONT_DOOR_RTSP_URL"):
         interpolate(str(svc["environment"]["ACTIONSTREAM_CAMERAS__0__SOURCE"]), {})
+
+
+def test_compose_starts_with_authentication_on(tmp_path: Path) -> None:
+    compose = _compose()
+    svc, keys = compose["services"]["actionstream"], compose["services"]["keys"]
+    assert svc["depends_on"]["keys"] == {"condition": "service_completed_successfully"}
+    assert keys["image"] == svc["image"] and keys["build"] == svc["build"]
+    assert svc["volumes"][-1].endswith(":ro"), "the service only reads the secrets"
+    assert "actionstream-secrets" in compose["volumes"]
+    env, secrets_dir = _service_env(tmp_path)
+    config = load_config(EXAMPLE, env=env)
+    assert config.http.token is not None
+    assert config.http.token.get_secret_value() == (secrets_dir / "http-token").read_text().strip()
+    curve = zmq_curve(config.zmq)
+    assert curve is not None and len(curve.client_keys) == 1
+    # Bound to 0.0.0.0 and published, so these must pass without --insecure...
+    assert check_http_exposure(config.http, insecure=False) is None
+    assert check_zmq_exposure(config.zmq.bind, config.zmq.curve_enabled, insecure=False) is None
+    # ...and do so only because of the secrets: without them the service refuses to start.
+    bare = load_config(EXAMPLE, env={k: v for k, v in env.items() if not k.endswith("_FILE")})
+    with pytest.raises(ExposureError):
+        check_http_exposure(bare.http, insecure=False)
+    with pytest.raises(ExposureError):
+        check_zmq_exposure(bare.zmq.bind, bare.zmq.curve_enabled, insecure=False)
 
 
 def test_example_config_validates_and_holds_no_credentials() -> None:
@@ -138,3 +189,11 @@ def test_env_example_names_every_variable_compose_requires() -> None:
     example = (DEPLOY / ".env.example").read_text()
     defined = set(re.findall(r"^(\w+)=", example, re.MULTILINE))
     assert required and required <= defined
+
+
+def test_example_config_leaves_the_stall_timeout_to_the_stream() -> None:
+    camera = load_config(EXAMPLE, env={}).cameras[0]
+    watchdog = camera.watchdog_options()
+    assert watchdog.stall_timeout_s is None, "derived by capture from the stream's frame rate"
+    assert watchdog.stall_timeout_for(1 / 25, camera.read_timeout_s) == 3.0
+    assert watchdog.stall_timeout_for(1 / 5, camera.read_timeout_s) == camera.read_timeout_s == 5

@@ -7,6 +7,7 @@ Kubernetes the chart supports and the newest the validator knows.
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
+import zmq
 
+from service.app.security import check_http_exposure, check_zmq_exposure, http_access, zmq_curve
+from service.cli import build_parser
+from service.cli.proxy import _curve as proxy_curve
 from service.config import load_config
+from service.outputs.curve import parse_key, public_key_of
 from tests.deploy.conftest import DEPLOY
 
 helm = pytest.importorskip(
@@ -90,6 +96,41 @@ def env_with_secrets(deployment: dict[str, Any], secrets: dict[tuple[str, str], 
     return env
 
 
+def chart_secrets(docs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(Secret name, key) -> value of every Secret the chart renders."""
+    return {
+        (doc["metadata"]["name"], key): base64.b64decode(value).decode()
+        for doc in of_kind(docs, "Secret")
+        for key, value in doc["data"].items()
+    }
+
+
+def mount_secrets(
+    deployment: dict[str, Any], secrets: dict[tuple[str, str], str], root: Path
+) -> dict[str, str]:
+    """Write the pod's Secret volumes under ``root`` as the kubelet would mount them; returns
+    mount path -> where it is here (to rewrite the paths in env and args)."""
+    spec = deployment["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    moved = {}
+    for mount in container(deployment).get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            continue
+        here = root / deployment["metadata"]["name"] / mount["name"]
+        here.mkdir(parents=True, exist_ok=True)
+        for item in secret["items"]:
+            (here / item["path"]).write_text(secrets[(secret["secretName"], item["key"])])
+        moved[mount["mountPath"]] = str(here)
+    return moved
+
+
+def moved(value: str, mounts: dict[str, str]) -> str:
+    for inside, here in mounts.items():
+        value = value.replace(inside + "/", here + "/")
+    return value
+
+
 @pytest.mark.parametrize("n", [1, 12])
 def test_chart_lints_clean(n: int) -> None:
     report = helm.lint(str(CHART), {"cameras": cameras(n)}, strict=True)
@@ -111,6 +152,7 @@ def test_every_camera_in_exactly_one_shard(n: int, per_shard: int, tmp_path: Pat
     assert all(len(c["cameras"]) <= per_shard for c in configs.values())
 
     secrets = {("camera-urls", c["id"]): f"rtsp://user:pw-{c['id']}@10.0.0.1/s" for c in cameras(n)}
+    secrets |= chart_secrets(docs)
     for deployment in deployments:
         assert deployment["spec"]["replicas"] == 1
         name = deployment["metadata"]["name"]
@@ -119,7 +161,9 @@ def test_every_camera_in_exactly_one_shard(n: int, per_shard: int, tmp_path: Pat
         # The shard's config, as the pod sees it, passes the service's own config loader.
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(configs[name]))
-        config = load_config(path, env=env_with_secrets(deployment, secrets))
+        mounts = mount_secrets(deployment, secrets, tmp_path)
+        env = {k: moved(v, mounts) for k, v in env_with_secrets(deployment, secrets).items()}
+        config = load_config(path, env=env)
         for cam in config.cameras:
             if int(cam.id[3:]) % 3 == 0:
                 assert cam.source == secrets[("camera-urls", cam.id)]
@@ -281,5 +325,54 @@ def test_rendered_manifests_pass_kubernetes_validate_strict(kube_version: str) -
             )
     assert not failures, "\n".join(failures)
     # 1 camera: 1 shard x (ConfigMap, Service, Deployment) + proxy Deployment and Service + dashboards
-    # ConfigMap = 6; 12 cameras: 3 shards x 3 + 3 = 12; the ServiceMonitor and PrometheusRule skipped.
-    assert (checked, skipped) == (18, 2)
+    # ConfigMap + auth Secret = 7; 12 cameras: 3 shards x 3 + 4 = 13; the ServiceMonitor and
+    # PrometheusRule skipped.
+    assert (checked, skipped) == (20, 2)
+
+
+def test_authentication_is_on_in_every_pod(tmp_path: Path) -> None:
+    alice = zmq.curve_keypair()[0].decode()
+    docs = render({"cameras": cameras(5), "auth": {"clientKeys": [alice]}})
+    secrets = chart_secrets(docs) | {("camera-urls", c["id"]): "rtsp://u:p@10.0.0.1/s" for c in cameras(5)}
+    (secret,) = of_kind(docs, "Secret")
+    name = secret["metadata"]["name"]
+    assert name == f"{RELEASE}-actionstream-auth"
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    token, key = secrets[(name, "http-token")], secrets[(name, "server.key_secret")]
+    assert len(token) == 48 and token.isalnum()
+    server_key = parse_key(key)  # 40 letters and digits are always a valid Z85 key
+    configs = shard_configs(docs)
+    for deployment in of_kind(docs, "Deployment", "shard"):
+        mounts = mount_secrets(deployment, secrets, tmp_path)
+        env = {k: moved(v, mounts) for k, v in env_with_secrets(deployment, secrets).items()}
+        path = tmp_path / "shard.yaml"
+        path.write_text(yaml.safe_dump(configs[deployment["metadata"]["name"]]))
+        config = load_config(path, env=env)
+        assert http_access(config.http).token == token
+        curve = zmq_curve(config.zmq)
+        assert curve is not None and curve.secret_key == server_key
+        assert curve.allows(alice.encode()) and curve.allows(public_key_of(server_key)), "alice and the proxy"
+        # Bound to 0.0.0.0, and allowed to because authentication is on.
+        assert check_http_exposure(config.http, insecure=False) is None
+        assert check_zmq_exposure(config.zmq.bind, config.zmq.curve_enabled, insecure=False) is None
+        assert "--insecure" not in container(deployment)["args"]
+    (proxy,) = of_kind(docs, "Deployment", "proxy")
+    mounts = mount_secrets(proxy, secrets, tmp_path)
+    args = build_parser().parse_args([moved(a, mounts) for a in container(proxy)["args"]])
+    assert not args.insecure
+    server, upstream = proxy_curve(args, env_with_secrets(proxy, secrets))
+    assert server is not None and server.allows(alice.encode())
+    assert upstream is not None and upstream.server_key == public_key_of(server_key), "the shards' key"
+    assert check_zmq_exposure(args.bind, True, insecure=False) is None
+
+
+def test_auth_values(tmp_path: Path) -> None:
+    docs = render({"cameras": cameras(2), "auth": {"existingSecret": "my-auth", "metricsAuth": True}})
+    assert not of_kind(docs, "Secret"), "the user's Secret is used, none is made"
+    for deployment in of_kind(docs, "Deployment"):
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["auth"]["secret"]["secretName"] == "my-auth"
+    (shard,) = of_kind(docs, "Deployment", "shard")
+    assert {"name": "ACTIONSTREAM_HTTP__METRICS_AUTH", "value": "true"} in container(shard)["env"]
+    with pytest.raises(helm.HelmError, match="is not a Z85 CURVE public key"):
+        render({"cameras": cameras(1), "auth": {"clientKeys": ["x" * 39 + " "]}})

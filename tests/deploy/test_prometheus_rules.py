@@ -7,7 +7,7 @@ import subprocess
 
 import yaml
 
-from service.metrics import LATENCY_BUCKETS, Metrics
+from service.outputs.metrics import LATENCY_BUCKETS, Metrics
 from tests.deploy.conftest import DEPLOY
 
 PROM = DEPLOY / "prometheus"

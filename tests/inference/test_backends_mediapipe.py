@@ -6,6 +6,9 @@ test double is a person detector passed in through the constructor, to test crop
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from inference.backends import create_backend
 from inference.backends.base import PoseBackend
 from inference.keypoints import COCO17_INDEX as J
 from inference.poses import Poses
+from tests.conftest import ROOT
 
 pytest.importorskip("mediapipe", reason="mediapipe not installed (pip install 'mediapipe==0.10.14')")
 cv2 = pytest.importorskip("cv2", reason="opencv not installed")
@@ -228,3 +232,29 @@ def test_multi_person_three_people_exercise_video(multi: PoseBackend, shared_dat
     assert counts.max() <= 3, counts  # never a duplicate or a phantom
     assert np.mean(counts == 3) >= 0.8, counts
     assert np.mean(counts >= 2) >= 0.95, counts
+
+
+def test_start_up_noise_stays_off_the_console(shared_data: Path) -> None:
+    """MediaPipe's C++ and protobuf chatter at a graph's first run never reaches stderr (a fresh process,
+    since it comes once per process); it is in the DEBUG log instead."""
+    code = (
+        "import logging, sys, cv2; from inference.backends import create_backend; "
+        "logging.basicConfig(level=logging.DEBUG if sys.argv[2] == 'debug' else logging.INFO); "
+        "b = create_backend('mediapipe'); print(len(b.infer([cv2.imread(sys.argv[1])] * 2)[0])); b.close()"
+    )
+    image = str(shared_data / "images" / f"mmpose_coco_{PHOTOS[1]}.jpg")
+    noise = ("absl::InitializeLog", "Feedback manager", "GetPrototype", "XNNPACK")
+    for level in ("info", "debug"):
+        done = subprocess.run(
+            [sys.executable, "-c", code, image, level],
+            capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "1", "the model still ran"
+        lines = done.stderr.splitlines()
+        if level == "info":
+            assert not [line for line in lines if any(n in line for n in noise)], done.stderr
+        else:
+            native = [line for line in lines if "native: " in line]
+            assert any("Feedback manager" in line for line in native), done.stderr

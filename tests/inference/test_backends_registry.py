@@ -17,6 +17,7 @@ from inference.backends import (
     available_backends,
     choose_backend,
     create_backend,
+    create_video_backend,
 )
 from inference.backends.base import boxes_from_keypoints, check_images
 
@@ -133,10 +134,10 @@ def test_auto_drops_options_the_chosen_backend_does_not_take(
     monkeypatch.setattr(backends, "_cuda_available", lambda: False)
     with (
         caplog.at_level(logging.WARNING, logger="inference.backends"),
-        create_backend("auto", max_people=2, score_threshold=0.5) as backend,
+        create_backend("auto", max_people=2, min_size=800) as backend,  # a Keypoint R-CNN option
     ):
         assert backend.name == "mediapipe"
-    assert "ignores option(s) score_threshold" in caplog.text
+    assert "ignores option(s) min_size" in caplog.text
 
 
 def test_mediapipe_refuses_a_gpu_device() -> None:
@@ -179,3 +180,16 @@ def test_boxes_from_keypoints_ignore_unconfident_joints() -> None:
     assert boxes_from_keypoints(kp, 0.5)[0].tolist() == [0, 1, 8, 9]
     kp[0, :, 2] = 0.1  # nobody confident: the box spans everything rather than nothing
     assert boxes_from_keypoints(kp, 0.5)[0].tolist() == [0, 1, 32, 33]
+
+
+def test_video_backends_share_one_set_of_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``create_video_backend``: max_people and score_threshold under one name for every backend,
+    plus the backend's own video mode (MediaPipe follows one person in stream mode)."""
+    pytest.importorskip("mediapipe", reason="mediapipe not installed")
+    monkeypatch.setattr(backends, "_cuda_available", lambda: False)
+    with create_video_backend("auto", score_threshold=0.4) as one:
+        assert one.name == "mediapipe" and one.stateful and one.score_threshold == 0.4  # type: ignore[attr-defined]
+    with create_video_backend("mediapipe", max_people=3) as several:
+        assert not several.stateful and several.max_people == 3  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="unknown pose backend 'nope'"):
+        create_video_backend("nope")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.poses import Poses
-from inference.tracker import Tracker, TrackUpdate, box_iou, keypoint_similarity
+from inference.poses import Poses, TrackedPoses
+from inference.tracker import Tracker, box_iou, keypoint_similarity
 from tests.inference.skeletons import frame_poses, person
 
 
@@ -22,7 +22,7 @@ def walker_b(t: float) -> np.ndarray:
 
 def run(
     tracker: Tracker, times: np.ndarray, people: list, seed: int = 0
-) -> tuple[list[TrackUpdate], list[dict[int, int]]]:
+) -> tuple[list[TrackedPoses], list[dict[int, int]]]:
     """Feed frames (detections shuffled); return updates and, per frame, person index -> track id."""
     rng = np.random.default_rng(seed)
     updates, ids = [], []
@@ -33,10 +33,10 @@ def run(
         update = tracker.update(poses, float(t))
         updates.append(update)
         frame: dict[int, int] = {}
-        for tp in update.active:
-            same = [i for i, kp in present if np.allclose(tp.keypoints, kp)]
+        for track_id, tracked in zip(update.track_ids.tolist(), update.keypoints, strict=True):
+            same = [i for i, kp in present if np.allclose(tracked, kp)]
             if len(same) == 1:  # people in exactly the same place cannot be told apart
-                frame[same[0]] = tp.track_id
+                frame[same[0]] = track_id
         ids.append(frame)
     return updates, ids
 
@@ -85,7 +85,7 @@ def test_absent_longer_than_max_age_ends_and_comes_back_with_a_new_id() -> None:
     ended_at = [float(t) for t, u in zip(times, updates, strict=True) if u.ended]
     last_seen = 29 / 30
     assert len(ended_at) == 1 and last_seen + 1.0 < ended_at[0] <= last_seen + 1.0 + 1 / 30 + 1e-9
-    assert updates[times.tolist().index(ended_at[0])].ended == [1]
+    assert updates[times.tolist().index(ended_at[0])].ended == (1,)
     before = {f[0] for f, t in zip(ids, times, strict=True) if t < 1.0}
     after = {f[0] for f, t in zip(ids, times, strict=True) if t >= 2.5}
     assert before == {1} and after == {2}
@@ -123,7 +123,7 @@ def test_new_person_gets_a_new_id() -> None:
 
 def test_min_hits_delays_reporting() -> None:
     tracker = Tracker(min_hits=3)
-    counts = [len(tracker.update(frame_poses([person(t)]), t).active) for t in np.arange(5) / 30.0]
+    counts = [len(tracker.update(frame_poses([person(t)]), t)) for t in np.arange(5) / 30.0]
     assert counts == [0, 0, 1, 1, 1]
     assert tracker.track_ids == [1]
 
@@ -132,24 +132,25 @@ def test_unconfirmed_track_that_misses_a_frame_is_dropped_silently() -> None:
     tracker = Tracker(min_hits=3)
     tracker.update(frame_poses([person(0.0)]), 0.0)
     update = tracker.update(Poses.empty(), 1 / 30)
-    assert update.active == [] and update.ended == []
-    assert tracker.update(frame_poses([person(0.1)]), 0.1).active == []
+    assert len(update) == 0 and update.ended == ()
+    assert len(tracker.update(frame_poses([person(0.1)]), 0.1)) == 0
 
 
 def test_pts_going_back_ends_every_track() -> None:
     tracker = Tracker()
     tracker.update(frame_poses([person(0.0)]), 5.0)
     update = tracker.update(frame_poses([person(0.0)]), 1.0)
-    assert update.ended == [1]
-    assert [tp.track_id for tp in update.active] == [2]
+    assert update.ended == (1,)
+    assert update.track_ids.tolist() == [2]
 
 
 def test_empty_frames_and_far_detections() -> None:
     tracker = Tracker()
-    assert tracker.update(Poses.empty(), 0.0) == TrackUpdate([], [])
+    empty = tracker.update(Poses.empty(), 0.0)
+    assert len(empty) == 0 and empty.ended == ()
     tracker.update(frame_poses([person(0.0, cx=100)]), 0.1)
     update = tracker.update(frame_poses([person(0.0, cx=600)]), 0.2)  # too far to be the same person
-    assert [tp.track_id for tp in update.active] == [2]
+    assert update.track_ids.tolist() == [2]
 
 
 def test_similarity_building_blocks() -> None:
@@ -204,8 +205,19 @@ def test_noisy_detections_at_ten_fps_keep_ids() -> None:
         people = {"a": a(float(t)), "b": b(float(t))}
         present = {k: v for k, v in people.items() if v is not None}
         update = tracker.update(frame_poses(list(present.values())), float(t))
-        for tp in update.active:
+        for track_id, tracked in zip(update.track_ids.tolist(), update.keypoints, strict=True):
             for name, kp in present.items():
-                if np.array_equal(tp.keypoints, kp):
-                    seen[name].add(tp.track_id)
+                if np.array_equal(tracked, kp):
+                    seen[name].add(track_id)
     assert len(seen["a"]) == 1 and len(seen["b"]) == 1 and seen["a"] != seen["b"]
+
+
+def test_max_people_tracks_the_most_confident_only() -> None:
+    tracker = Tracker(max_people=1)
+    poses = frame_poses([person(0.0, cx=150), person(0.0, cx=500)])
+    poses = Poses(poses.keypoints, poses.boxes, np.array([0.6, 0.9], np.float32))
+    update = tracker.update(poses, 0.0)
+    assert update.track_ids.tolist() == [1] and update.scores.tolist() == pytest.approx([0.9])
+    assert np.array_equal(update.keypoints[0], poses.keypoints[1])
+    with pytest.raises(ValueError, match="max_people"):
+        Tracker(max_people=0)

@@ -30,8 +30,8 @@ def test_three_people_keep_three_stable_ids(shared_data: Path) -> None:
             if index % 2:  # every other frame: a 5 fps look at a 10 fps clip, like a strided camera
                 continue
             update = tracker.update(backend.infer([image])[0], pts=index / 10.0)
-            for person in update.active:
-                centres[person.track_id].append(float(person.box[0] + person.box[2]) / 2)
+            for track_id, box in zip(update.track_ids.tolist(), update.boxes, strict=True):
+                centres[track_id].append(float(box[0] + box[2]) / 2)
     cap.release()
     assert len(centres) == 3, {k: len(v) for k, v in centres.items()}
     for track_id, xs in centres.items():

@@ -95,23 +95,43 @@ class SyntheticCamera:
 
 
 class TimedBackend(PoseBackend):
-    """One waving person per image, after sleeping ``cost_s`` per call (a model of that speed)."""
+    """One waving person per image, after sleeping ``cost_s`` per call (a batching model of that speed).
+
+    Records each call: the thread that made it and each image's first pixel (the synthetic camera's
+    frame counter) with its width (which tells cameras of different sizes apart).
+    """
 
     name: ClassVar[str] = "timed"
+    batches: ClassVar[bool] = True
 
     def __init__(self, cost_s: float = 0.0, fail_every: int | None = None) -> None:
         self.cost_s = cost_s
         self.fail_every = fail_every
         self.device = "cpu"
         self.calls = 0
+        self.log: list[tuple[str, list[tuple[int, int]]]] = []
+        self._lock = threading.Lock()
 
     def infer(self, images: Sequence[np.ndarray]) -> list[Poses]:
-        self.calls += 1
-        if self.fail_every and self.calls % self.fail_every == 0:
-            raise RuntimeError(f"synthetic failure on call {self.calls}")
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+            self.log.append(
+                (threading.current_thread().name, [(int(i[0, 0, 0]), i.shape[1]) for i in images])
+            )
+        if self.fail_every and call % self.fail_every == 0:
+            raise RuntimeError(f"synthetic failure on call {call}")
         if self.cost_s:
             time.sleep(self.cost_s)
         return [_waving_person(float(img[0, 0, 0]), img.shape[1], img.shape[0]) for img in images]
+
+
+class StatefulBackend(TimedBackend):
+    """A backend that keeps state between frames (like MediaPipe's stream mode), one call per image."""
+
+    name: ClassVar[str] = "stateful"
+    batches: ClassVar[bool] = False
+    stateful = True
 
     def close(self) -> None:
         pass

@@ -17,8 +17,9 @@ from training.synthetic import ACTIONS
 
 @pytest.fixture(autouse=True)
 def only_train_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "service.cmd_train" in cli.COMMAND_MODULES
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("service.cmd_train",))
+    training = ("service.cli.train", "service.cli.evaluate", "service.cli.dataset")
+    assert set(training) <= set(cli.COMMAND_MODULES)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", training)
 
 
 @pytest.mark.slow

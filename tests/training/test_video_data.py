@@ -12,6 +12,7 @@ from inference.classifier import ActionClassifier
 from inference.seed import import_seed_checkpoint
 from inference.windows import WindowSpec
 from service import cli
+from service.cli.video_poses import pose_source
 from training.datasets import load_raw_windows, raw_windows_to_set
 from training.real_eval import (
     NON_ACTION_SEGMENTS,
@@ -39,8 +40,9 @@ def pose_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def only_train_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "service.cmd_train" in cli.COMMAND_MODULES
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("service.cmd_train",))
+    training = ("service.cli.train", "service.cli.evaluate", "service.cli.dataset")
+    assert set(training) <= set(cli.COMMAND_MODULES)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", training)
 
 
 @pytest.mark.slow
@@ -111,7 +113,9 @@ def test_real_judge_on_the_wave_clip(shared_data: Path, pose_cache: Path) -> Non
     )
     default = ActionClassifier.load(DEFAULT_MODEL)
     models = {"seed": seed, "default": default}
-    ev = evaluate_models_on_segments(models, segments, shared_data / "videos", cache_dir=pose_cache)
+    ev = evaluate_models_on_segments(
+        models, segments, shared_data / "videos", poses=pose_source("mediapipe"), cache_dir=pose_cache
+    )
     one, two = (ev.result(s, "seed") for s in segments)
     # 0-45 at 10 fps holds 4.5 s: windows of 1.41 s every 0.25 s fit about 12 times
     assert 9 <= one.windows <= 13 and 18 <= two.windows <= 23
@@ -148,7 +152,8 @@ def test_service_windows_lie_inside_segments(tmp_path: Path) -> None:
     kp[:, :, 0] = 100 + np.arange(17)
     kp[:, :, 1] = 50 + 10 * np.arange(17)
     kp[:, :, 2] = 0.9
-    poses = VideoPoses("v.mp4", fps, (320, 240), 60, "test", (TrackSequence(1, frames, frames / fps, kp),))
+    track = TrackSequence(1, frames, frames / fps, kp)
+    poses = VideoPoses("v.mp4", fps, (320, 240), 60, "test", (track,), frames / fps)
     save_video_poses(tmp_path / "p.npz", poses)
     poses = load_video_poses(tmp_path / "p.npz")
     ws = service_windows(poses, WindowSpec(), hop_s=0.5)

@@ -7,11 +7,13 @@ const $ = (id) => document.getElementById(id);
 const state = { config: null, file: null, current: null, source: null, timeline: null };
 const REFUSED = {
   400: "This upload cannot be used.",
+  403: "The server refused this request.",
   413: "This file is too large.",
   415: "This is not a video.",
   422: "This video cannot be read.",
   429: "Too many videos are waiting.",
   503: "The server is shutting down.",
+  507: "The server has no room for this file.",
 };
 
 function showError(title, detail) {
@@ -74,6 +76,8 @@ function upload(event) {
       setProgress(0, "Queued…");
       refreshJobs();
       watch(body.id);
+    } else if (xhr.status === 401) {
+      toLogin();
     } else {
       hideProgress();
       showError(`${REFUSED[xhr.status] || "The upload was refused."} (HTTP ${xhr.status})`, body.detail || xhr.statusText);
@@ -183,6 +187,7 @@ function seek(seconds) {
 }
 
 function renderTimeline(t) {
+  knowLabels(t.analysis && t.analysis.labels);
   const duration = t.source.duration_s || t.source.frames / t.source.fps;
   const chart = $("timeline-chart");
   chart.replaceChildren();

@@ -2,20 +2,22 @@
 // messages) is only ever set with textContent, never parsed as HTML.
 "use strict";
 
-const LABEL_COLOURS = {
-  JUMPING: "#e8590c",
-  JUMPING_JACKS: "#f08c00",
-  BOXING: "#c92a2a",
-  WAVING_2HANDS: "#1971c2",
-  WAVING_1HAND: "#0ca678",
-  CLAPPING_HANDS: "#7048e8",
-};
+// Labels come from the model (any label set). Colours are handed out in the order labels are first
+// met on the page; a page that knows the model's labels meets them first (knowLabels), in the
+// model's order, so a label keeps its colour from one result to the next.
+const LABEL_PALETTE = ["#e8590c", "#f08c00", "#c92a2a", "#1971c2", "#0ca678", "#7048e8", "#d6336c", "#5c940d"];
+const labelColours = new Map();
+
+function knowLabels(labels) {
+  for (const label of labels || []) labelColour(label);
+}
 
 function labelColour(label) {
-  if (LABEL_COLOURS[label]) return LABEL_COLOURS[label];
-  let h = 0;
-  for (const ch of String(label)) h = (h * 31 + ch.charCodeAt(0)) % 360;
-  return `hsl(${h}, 60%, 45%)`;
+  if (!labelColours.has(label)) {
+    const i = labelColours.size;
+    labelColours.set(label, i < LABEL_PALETTE.length ? LABEL_PALETTE[i] : `hsl(${(i * 137.5) % 360}, 60%, 45%)`);
+  }
+  return labelColours.get(label);
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -53,8 +55,14 @@ function prettyLabel(label) {
   return String(label || "").replaceAll("_", " ").toLowerCase();
 }
 
+// The session ended (or the server now wants its token): to the login page, then back here.
+function toLogin() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
 async function fetchJSON(url, options) {
   const response = await fetch(url, options);
+  if (response.status === 401) toLogin();
   let body = null;
   try { body = await response.json(); } catch (e) { body = null; }
   if (!response.ok) {

@@ -122,3 +122,18 @@ Arguments: dict "root" $ "cameras" [camera, ...].
 {{- $_ := set $config "cameras" $cameras -}}
 {{- toYaml $config -}}
 {{- end -}}
+
+{{/* The Secret with http-token and server.key_secret: the user's, or the one the chart makes. */}}
+{{- define "actionstream.authSecret" -}}
+{{- .Values.auth.existingSecret | default (printf "%s-auth" (include "actionstream.fullname" .)) -}}
+{{- end -}}
+
+{{/* The subscribers' CURVE public keys, comma-separated, each checked. */}}
+{{- define "actionstream.clientKeys" -}}
+{{- range $key := .Values.auth.clientKeys -}}
+{{- if not (regexMatch "^[0-9a-zA-Z.:+=^!/*?&<>()\\[\\]{}@%$#-]{40}$" $key) -}}
+{{- fail (printf "values: auth.clientKeys: %q is not a Z85 CURVE public key (40 characters: `actionstream keys DIR --client NAME` writes DIR/NAME.key)" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," .Values.auth.clientKeys -}}
+{{- end -}}

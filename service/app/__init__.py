@@ -1,0 +1,2 @@
+"""The programs assembled from the configuration: ``serve`` (cameras, events, metrics, web UI) and
+the upload-only ``web``."""
