@@ -169,11 +169,14 @@ class ActionClassifier:
         """The decision for each window: an action or none (:func:`inference.decision.decide`)."""
         if not windows:
             return []
-        probs, background = self.predict_outputs(np.stack([w.features for w in windows]))
-        return decide(
-            probs,
-            self.labels,
-            self.rule,
-            background=background,
-            missing_fraction=[w.missing_fraction for w in windows],
+        return self.decide_features(
+            np.stack([w.features for w in windows]), missing_fraction=[w.missing_fraction for w in windows]
         )
+
+    def decide_features(
+        self, features: np.ndarray, missing_fraction: Sequence[float] | np.ndarray | None = None
+    ) -> list[Prediction]:
+        """The decision for each row of ``features (N, steps, 34)``; ``missing_fraction (N,)`` is each
+        window's share of filled-in joints (None: all complete, as for stored dataset windows)."""
+        probs, background = self.predict_outputs(features)
+        return decide(probs, self.labels, self.rule, background=background, missing_fraction=missing_fraction)

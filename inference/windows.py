@@ -78,7 +78,8 @@ class Window:
 
     ``features (steps, 34)`` float32 is what the classifier eats. ``missing_fraction`` is the share
     of (pose, joint) samples in the window that were below ``min_confidence`` and had to be filled;
-    callers skip windows where it is high. ``samples`` is how many real poses the window came from.
+    above the model's ``max_missing_fraction`` the window names no action (:mod:`inference.decision`).
+    ``samples`` is how many real poses the window came from.
     """
 
     track_id: int

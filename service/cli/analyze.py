@@ -137,16 +137,19 @@ def _engine(args: argparse.Namespace) -> tuple[PoseBackend, ActionClassifier, An
 
 
 def _report(result: AnalysisResult, video: Path, timeline: Path | None, table: Path | None) -> None:
+    from inference.decision import NO_ACTION_LABEL
     from service.offline.timeline import coverage
 
+    acting = [s for s in result.segments if s.label is not None]
     print(
         f"{video}: {result.frames_read} frames at {result.video.fps:g} fps, {result.frames_analysed} "
-        f"analysed ({result.backend}) in {result.elapsed_s:.1f} s; {len(result.segments)} segments cover "
-        f"{100 * coverage(result.segments, result.frames_read):.0f}% of the frames"
+        f"analysed ({result.backend}) in {result.elapsed_s:.1f} s; {len(result.segments)} segments, "
+        f"an action named on {100 * coverage(acting, result.frames_read):.0f}% of the frames"
     )
     for s in result.segments:
+        label = s.label if s.label is not None else NO_ACTION_LABEL
         print(
-            f"  track {s.track_id}: {s.label:<15} frames {s.start_frame}-{s.end_frame} "
+            f"  track {s.track_id}: {label:<15} frames {s.start_frame}-{s.end_frame} "
             f"({s.start_s:.2f}-{s.end_s:.2f} s), mean confidence {s.confidence:.2f}"
         )
     for c in result.confirmed:

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from capture.sources import TRANSPORTS, SourceOptions
 from capture.thread import WatchdogOptions
 from inference.backends import BACKEND_NAMES, DEFAULT_SCORE_THRESHOLD
+from inference.hysteresis import SegmentParams
 from service.engine.options import LaneOptions
-from service.engine.segments import SegmentParams
 
 DEFAULT_CAMERA_ID = "cam0"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -251,7 +251,13 @@ class ModelConfig(_Section):
 
     path: Path | None = Field(default=None, description="Model file; None: the default model shipped inside.")
     min_confidence: float = Field(
-        default=0.3, ge=0, le=1, description="Update events below this top probability are not published."
+        default=0.3,
+        ge=0,
+        le=1,
+        description=(
+            "Update events naming an action below this probability are not published (those naming no "
+            "known action always are)."
+        ),
     )
 
     @field_validator("path", mode="before")

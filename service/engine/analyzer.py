@@ -20,6 +20,7 @@ import numpy as np
 from capture.frame import Frame
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
+from inference.decision import Prediction
 from inference.poses import Poses, TrackedPoses
 from inference.tracker import Tracker
 from inference.windows import TrackWindows, Window
@@ -54,12 +55,19 @@ def make_tracker(options: LaneOptions) -> Tracker:
 
 @dataclass(frozen=True, slots=True)
 class TrackAction:
-    """What one track is doing on a frame: its latest classification (None until its first window)
-    and the label of its running segment (None when none runs)."""
+    """What one track is doing on a frame: its latest window's decision and the label of its
+    running segment (None when none runs). ``reason`` is None until the track's first window was
+    classified; then ``label`` is the action it named, or None for no known action (``reason`` says
+    why, see :mod:`inference.decision`) with ``confidence`` the best action's probability."""
 
     label: str | None = None
     confidence: float | None = None
     segment: str | None = None
+    reason: str | None = None
+
+    @property
+    def classified(self) -> bool:
+        return self.reason is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +107,7 @@ class _Camera:
     options: LaneOptions
     tracker: Tracker
     windows: TrackWindows
-    labels: dict[int, tuple[str, float]] = field(default_factory=dict)
+    decided: dict[int, Prediction] = field(default_factory=dict)
     last_frame: Frame | None = None
 
 
@@ -152,14 +160,16 @@ class FrameAnalyzer:
         ready."""
         staged = [self._track(frame, people) for frame, people in items]
         windows = [w for s in staged for w in s.windows]
-        probs = np.zeros((0, len(self.labels)), np.float32)
+        decided: list[Prediction] = []
         if windows:
             t0 = time.perf_counter()
-            probs = self.classifier.predict_windows(windows)
+            decided = self.classifier.classify(windows)
             if self._on_classify is not None:
                 self._on_classify(time.perf_counter() - t0)
         bounds = np.cumsum([0] + [len(s.windows) for s in staged])
-        return [self._result(s, probs[a:b]) for s, a, b in zip(staged, bounds[:-1], bounds[1:], strict=True)]
+        return [
+            self._result(s, decided[a:b]) for s, a, b in zip(staged, bounds[:-1], bounds[1:], strict=True)
+        ]
 
     def _track(self, frame: Frame, found: Poses) -> _Staged:
         """Tracker and windows for one frame: the events of tracks that ended, the pose event."""
@@ -169,7 +179,7 @@ class FrameAnalyzer:
         events: list[AnalysisEvent] = []
         for track_id in people.ended:
             cam.windows.drop(track_id)
-            cam.labels.pop(track_id, None)
+            cam.decided.pop(track_id, None)
             events += self.segments.end_track(
                 camera_id, track_id, frame_seq=frame.seq, pts=frame.pts, capture_time=frame.capture_time
             )
@@ -188,17 +198,16 @@ class FrameAnalyzer:
         cam.last_frame = frame
         return _Staged(cam, frame, people, events, cam.windows.ready(frame.pts))
 
-    def _result(self, s: _Staged, probs: np.ndarray) -> FrameResult:
+    def _result(self, s: _Staged, decided: Sequence[Prediction]) -> FrameResult:
         """Classifications, segment events and each track's action for one staged frame."""
         frame, cam = s.frame, s.camera
         events = list(s.events)
         made: list[Classification] = []
-        for w, p in zip(s.windows, probs, strict=True):
+        for w, p in zip(s.windows, decided, strict=True):
             c = Classification(
                 camera=frame.camera_id,
                 track_id=w.track_id,
-                labels=self.labels,
-                probabilities=tuple(float(x) for x in p),
+                prediction=p,
                 window_start_pts=w.start_pts,
                 window_end_pts=w.end_pts,
                 frame_seq=frame.seq,
@@ -206,14 +215,17 @@ class FrameAnalyzer:
                 capture_time=frame.capture_time,
             )
             made.append(c)
-            cam.labels[w.track_id] = c.top
+            cam.decided[w.track_id] = p
             events += self.segments.observe(c)
         actions = tuple(self._action(frame.camera_id, cam, t) for t in s.people.track_ids.tolist())
         return FrameResult(frame, s.people, actions, tuple(events), tuple(made))
 
     def _action(self, camera_id: str, cam: _Camera, track_id: int) -> TrackAction:
-        label, conf = cam.labels.get(track_id, (None, None))
-        return TrackAction(label, conf, self.segments.active_label(camera_id, track_id))
+        segment = self.segments.active_label(camera_id, track_id)
+        p = cam.decided.get(track_id)
+        if p is None:
+            return TrackAction(segment=segment)
+        return TrackAction(p.label, p.confidence, segment, p.reason)
 
     def end_camera(self, camera_id: str) -> FrameResult | None:
         """The camera's source ended or the service stops: end its running segments (once). The
@@ -223,7 +235,7 @@ class FrameAnalyzer:
         last = cam.last_frame if cam else None
         if cam is None or last is None:
             return None
-        cam.labels.clear()
+        cam.decided.clear()
         ended = tuple(cam.tracker.reset())
         cam.windows.clear()
         events = self.segments.end_camera(

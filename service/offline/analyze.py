@@ -22,9 +22,11 @@ from typing import Any
 from capture.frame import Frame
 from inference.backends.base import PoseBackend
 from inference.classifier import ActionClassifier
+from inference.decision import NO_ACTION_LABEL
+from inference.hysteresis import SegmentParams
 from inference.poses import TrackedPoses
 from service.engine.analyzer import FrameAnalyzer, FrameResult, LaneOptions
-from service.engine.segments import Classification, SegmentParams, SegmentTracker
+from service.engine.segments import Classification, SegmentTracker
 from service.offline.annotate import annotate
 from service.offline.reader import CAMERA_ID, file_frames
 from service.offline.timeline import Segment, confirmed_segments, label_segments
@@ -34,7 +36,7 @@ from service.outputs.events import ActionEvent
 
 log = logging.getLogger(__name__)
 
-TIMELINE_VERSION = 1
+TIMELINE_VERSION = 2  # 2: segments and classifications may have label null (no known action)
 Progress = Callable[[int, int | None], object]
 
 
@@ -115,7 +117,8 @@ def write_csv(result: AnalysisResult, path: Path) -> None:
         )
         rows = [(s, 0) for s in result.segments] + [(s, 1) for s in result.confirmed]
         for s, confirmed in rows:
-            row = [s.track_id, s.label, s.start_frame, s.end_frame, s.start_s, s.end_s, f"{s.confidence:.4f}"]
+            label = s.label if s.label is not None else NO_ACTION_LABEL
+            row = [s.track_id, label, s.start_frame, s.end_frame, s.start_s, s.end_s, f"{s.confidence:.4f}"]
             writer.writerow([*row, confirmed])
     tmp.replace(path)
 
@@ -263,13 +266,13 @@ def _max_gap_s(opts: AnalyzeOptions, info: VideoInfo) -> float:
 
 
 def _sample(c: Classification) -> dict[str, Any]:
-    label, confidence = c.top
     return {
         "track_id": c.track_id,
         "frame": c.frame_seq,
         "time_s": round(c.pts, 3),
-        "label": label,
-        "confidence": round(confidence, 4),
+        "label": c.label,
+        "reason": c.prediction.reason,
+        "confidence": round(c.confidence, 4),
     }
 
 

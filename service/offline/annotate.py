@@ -34,10 +34,16 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
     return _PALETTE[track_id % len(_PALETTE)]
 
 
+NO_ACTION_CAPTION = "-"  # what a person doing none of the model's actions shows (ASCII: Hershey fonts)
+
+
 def track_caption(track_id: int, action: TrackAction) -> str:
-    """``#3 WAVING_2HANDS 87%``; ``#3 ...`` until the track's first window was classified."""
-    if action.label is None or action.confidence is None:
+    """``#3 WAVING_2HANDS 87%``; ``#3 -`` when the window names no known action; ``#3 ...`` until
+    the track's first window was classified."""
+    if not action.classified or action.confidence is None:
         return f"#{track_id} ..."
+    if action.label is None:
+        return f"#{track_id} {NO_ACTION_CAPTION}"
     return f"#{track_id} {action.label} {round(100 * action.confidence)}%"
 
 

@@ -4,8 +4,11 @@ Two views of the same run, both in frame numbers (inclusive) and seconds:
 
 - ``segments``: what the model said, all along. Each classified window speaks for the frames since
   the track's previous window (a track's first window for its whole span); consecutive windows with
-  the same top label form one segment, whose confidence is the mean probability of that label over
-  its windows. Uncertain stretches show up as such (low confidence, labels that alternate).
+  the same decision form one segment, whose confidence is the mean probability of that label over
+  its windows. Windows that name no known action form segments too, with label None (JSON
+  ``null``; CSV :data:`~inference.decision.NO_ACTION_LABEL`) and as confidence the mean of one minus
+  the best action's probability. Uncertain stretches show up as such (low confidence, labels that
+  alternate).
 - ``confirmed``: the service's hysteresis segments (a label must win ``min_windows`` windows in a
   row above ``enter_threshold``): exactly the ``start``/``end`` events ``serve`` would publish.
 """
@@ -25,10 +28,11 @@ from service.outputs.events import ActionEvent
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One action of one person: label, when (frames inclusive, seconds), mean confidence."""
+    """One action of one person (label None: no known action), when (frames inclusive, seconds),
+    mean confidence."""
 
     track_id: int
-    label: str
+    label: str | None
     start_s: float
     end_s: float
     start_frame: int
@@ -43,7 +47,7 @@ class Segment:
 
 @dataclass
 class _Run:
-    label: str
+    label: str | None
     start: int
     end: int
     probabilities: list[float]
@@ -56,10 +60,10 @@ def label_segments(
     *,
     max_gap_s: float,
 ) -> tuple[Segment, ...]:
-    """Runs of the top label per track. ``classifications[i].frame_seq`` indexes ``pts`` (the pts of
-    every frame of the video); ``last_seen`` maps track id -> last frame the person was seen in, so a
-    track's last run reaches it (when within ``max_gap_s``); a longer gap between two windows of a
-    track starts afresh from the later window's own start."""
+    """Runs of the decided label (None: no action) per track. ``classifications[i].frame_seq``
+    indexes ``pts`` (the pts of every frame of the video); ``last_seen`` maps track id -> last
+    frame the person was seen in, so a track's last run reaches it (when within ``max_gap_s``); a
+    longer gap between two windows of a track starts afresh from the later window's own start."""
     by_track: dict[int, list[Classification]] = {}
     for c in classifications:
         by_track.setdefault(c.track_id, []).append(c)
@@ -72,13 +76,14 @@ def label_segments(
                 start = frame_at(pts, c.window_start_pts)
             else:
                 start = prev.frame_seq + 1
-            label, _ = c.top
+            label = c.label
+            sure = c.probability(label) if label is not None else 1.0 - c.confidence
             end = max(start, c.frame_seq)
             if runs and runs[-1].label == label and runs[-1].end + 1 >= start:
                 runs[-1].end = end
-                runs[-1].probabilities.append(c.probability(label))
+                runs[-1].probabilities.append(sure)
             else:
-                runs.append(_Run(label, start, end, [c.probability(label)]))
+                runs.append(_Run(label, start, end, [sure]))
             prev = c
         if prev is not None and runs:
             seen = last_seen.get(track_id, prev.frame_seq)

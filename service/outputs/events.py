@@ -27,9 +27,10 @@ from importlib import resources
 from typing import Any, ClassVar, Literal, Protocol
 
 from capture.state import SourceState
+from inference.decision import REASONS
 from inference.poses import TrackedPoses
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ACTION_TYPES: tuple[str, ...] = ("update", "start", "end")
 STATUS_STATES: tuple[str, ...] = tuple(state.value for state in SourceState)
 TOPIC_KINDS: tuple[str, ...] = ("action", "status", "pose")
@@ -117,11 +118,16 @@ class _Event:
 
 @dataclass(frozen=True, kw_only=True)
 class ActionEvent(_Event):
-    """A classification of one track's window (``update``) or a segment boundary (``start``/``end``).
+    """A decision on one track's window (``update``) or a segment boundary (``start``/``end``).
 
-    For ``start`` the window pts span the windows that started the segment; for ``end`` they span the
-    whole segment and ``confidence`` is its mean. ``probabilities`` may be empty for ``end`` events
-    caused by a track that disappeared.
+    ``label`` is None (JSON ``null``) on an ``update`` whose window names no known action; ``reason``
+    then says why (``incomplete``, ``background``, ``unsure``; ``action`` otherwise, and always on
+    ``start``/``end``) and ``confidence`` is the most probable action's probability. ``background``
+    is the probability of the model's "none of these" output (0 for models without one, None on an
+    ``end`` without probabilities); the action probabilities sum to 1 minus it. For ``start`` the
+    window pts span the windows that started the segment; for ``end`` they span the whole segment
+    and ``confidence`` is its mean. ``probabilities`` may be empty for ``end`` events caused by a
+    track that disappeared.
     """
 
     kind: ClassVar[str] = "action"
@@ -129,13 +135,15 @@ class ActionEvent(_Event):
     type: ActionType
     camera: str
     track_id: int
-    label: str
+    label: str | None
     confidence: float
     probabilities: Mapping[str, float]
     window_start_pts: float
     window_end_pts: float
     frame_seq: int
     pts: float
+    reason: str = "action"
+    background: float | None = 0.0
     latency_s: float | None = None
     emitted_at: float | None = None
     capture_time: float | None = field(default=None, repr=False, compare=False)
@@ -148,11 +156,23 @@ class ActionEvent(_Event):
             raise ValueError(f"{c}.type must be one of {ACTION_TYPES}, got {self.type!r}")
         _check_camera(c, self.camera)
         _set(self, "track_id", _count(c, "track_id", self.track_id))
-        if not isinstance(self.label, str) or not self.label:
-            raise ValueError(f"{c}.label must be a non-empty string, got {self.label!r}")
+        if self.reason not in REASONS:
+            raise ValueError(f"{c}.reason must be one of {REASONS}, got {self.reason!r}")
+        if self.label is None:
+            if self.type != "update" or self.reason == "action":
+                raise ValueError(
+                    f"{c}.label may be None only on an update that names no action "
+                    f"(type 'update', reason not 'action'), got type {self.type!r}, reason {self.reason!r}"
+                )
+        elif not isinstance(self.label, str) or not self.label:
+            raise ValueError(f"{c}.label must be a non-empty string or None, got {self.label!r}")
+        elif self.reason != "action":
+            raise ValueError(f"{c}.label {self.label!r} needs reason 'action', got {self.reason!r}")
         _set(self, "confidence", _probability(c, "confidence", self.confidence))
+        if self.background is not None:
+            _set(self, "background", _probability(c, "background", self.background))
         probs = {str(k): _probability(c, f"probabilities[{k!r}]", p) for k, p in self.probabilities.items()}
-        if probs and self.label not in probs:
+        if probs and self.label is not None and self.label not in probs:
             raise ValueError(
                 f"{c}.label {self.label!r} is not one of the probabilities' labels {sorted(probs)}"
             )

@@ -17,9 +17,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from capture.state import SourceState
+from inference.decision import REASONS
 
 PREFIX = "actionstream"
 STAGES: tuple[str, ...] = ("decode", "pose", "classify", "publish")
+# ``events_published``'s label value for an update that names no known action (a model's own labels
+# can never be "none": training reads ``none ...`` as the no-action label).
+NO_ACTION_METRIC_LABEL = "none"
 DROP_REASONS: tuple[str, ...] = ("queue_full", "subscriber_hwm")
 CAMERA_STATES: tuple[str, ...] = tuple(state.value for state in SourceState)
 # 1 ms .. 2 s, roughly x2-x2.5 per step: pose on CPU lands around 20-60 ms, end-to-end around 0.1-1 s.
@@ -96,8 +100,17 @@ class Metrics:
         )
         self.events_published = Counter(
             f"{p}_events_published",
-            "Events sent on the ZeroMQ socket (label: action label, or the state for status events).",
+            "Events sent on the ZeroMQ socket (label: action label, 'none' for an update that names no "
+            "known action, or the state for status events).",
             ["camera", "type", "label"],
+            registry=r,
+        )
+        self.windows_decided = Counter(
+            f"{p}_windows_decided",
+            "Windows classified, by the decision's reason (as in update events): action (names one "
+            "of the model's labels), incomplete (too many joints missing), background (the model's "
+            "'none of these' won), unsure (below the reject threshold).",
+            ["camera", "reason"],
             registry=r,
         )
         self.events_dropped = Counter(
@@ -156,12 +169,16 @@ class Metrics:
         self.camera_up.labels(camera=camera).set(1.0 if state == "online" else 0.0)
 
     def init_labels(self, cameras: Iterable[str], labels: Iterable[str]) -> None:
-        """Pre-create ``events_published`` series for the model's labels (start/update/end)."""
+        """Pre-create ``events_published`` series for the model's labels (start/update/end, and
+        ``none`` updates) and the ``windows_decided`` series."""
         labels = tuple(labels)
         for camera in cameras:
             for kind in ("start", "update", "end"):
                 for label in labels:
                     self.events_published.labels(camera=camera, type=kind, label=label)
+            self.events_published.labels(camera=camera, type="update", label=NO_ACTION_METRIC_LABEL)
+            for reason in REASONS:
+                self.windows_decided.labels(camera=camera, reason=reason)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

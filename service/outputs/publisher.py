@@ -31,7 +31,7 @@ import zmq
 from service.outputs.curve import Authenticator, CurveServer
 from service.outputs.events import ActionEvent, PoseEvent, StatusEvent
 from service.outputs.fanout import Fanout, FanoutError
-from service.outputs.metrics import Metrics
+from service.outputs.metrics import NO_ACTION_METRIC_LABEL, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,10 @@ class Publisher:
             if isinstance(payload, ActionEvent | StatusEvent | PoseEvent):
                 payload = payload.stamped()
                 camera, kind = payload.camera, payload.type
-                label = payload.label if isinstance(payload, ActionEvent) else getattr(payload, "state", "")
+                if isinstance(payload, ActionEvent):
+                    label = payload.label if payload.label is not None else NO_ACTION_METRIC_LABEL
+                else:
+                    label = getattr(payload, "state", "")
                 data = payload.to_json()
             elif isinstance(payload, bytes):
                 data = payload

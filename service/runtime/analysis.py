@@ -217,6 +217,8 @@ class AnalysisWorker:
         for result in results:
             camera_id = result.camera_id
             self._metrics.frames_processed.labels(camera=camera_id).inc()
+            for c in result.classifications:
+                self._metrics.windows_decided.labels(camera=camera_id, reason=c.prediction.reason).inc()
             self._admission.observe_latency(camera_id, max(0.0, now - result.frame.capture_time))
 
     def _observe_classify(self, seconds: float) -> None:

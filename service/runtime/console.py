@@ -82,7 +82,8 @@ class ConsoleLog:
             )
         elif log.isEnabledFor(logging.DEBUG):
             at = self._at(event, event.pts)
-            log.debug("%s: %s %.2f at %s", who, event.label, event.confidence, at)
+            said = event.label if event.label is not None else f"no action ({event.reason})"
+            log.debug("%s: %s %.2f at %s", who, said, event.confidence, at)
 
     def _at(self, event: ActionEvent, pts: float) -> str:
         """``pts`` of the event's camera as a reader wants it: ``4.8 s`` in a file, ``14:03:07.2`` live."""

@@ -255,7 +255,13 @@ def _camera_routes(
                     "people": []
                     if snap is None
                     else [
-                        {"track_id": track_id, "label": action.label, "confidence": action.confidence}
+                        {
+                            "track_id": track_id,
+                            "label": action.label,
+                            "reason": action.reason,
+                            "confidence": action.confidence,
+                            "segment": action.segment,
+                        }
                         for track_id, action in zip(
                             snap.result.people.track_ids.tolist(), snap.result.actions, strict=True
                         )

@@ -50,7 +50,7 @@ class AnalyzeJobRunner:
             backend.close()
         write_timeline(result, work.directory / TIMELINE)
         write_csv(result, work.directory / CSV)
-        labels = sorted({s.label for s in result.segments})
+        labels = sorted({s.label for s in result.segments if s.label is not None})
         return {
             "frames": result.frames_read,
             "fps": result.video.fps,

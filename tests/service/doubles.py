@@ -158,7 +158,18 @@ def _waving_person(phase: float, width: int, height: int) -> Poses:
     return Poses.from_keypoints(kp)
 
 
-def random_classifier(seed: int = 0) -> ActionClassifier:
+def random_classifier(
+    seed: int = 0, *, reject_threshold: float = 0.0, background: bool = False
+) -> ActionClassifier:
+    """A random-weight LSTM. By default it always names its most probable action (reject threshold
+    0, no background output), so labels flow through whatever is tested; pass a threshold or
+    ``background=True`` to see the no-action outcome."""
     torch.manual_seed(seed)
-    meta = ModelMetadata(labels=LABELS, normalisation="body_centred", description="random weights (tests)")
+    meta = ModelMetadata(
+        labels=LABELS,
+        normalisation="body_centred",
+        description="random weights (tests)",
+        reject_threshold=reject_threshold,
+        background=background,
+    )
     return ActionClassifier(LSTMClassifier.from_metadata(meta), meta)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from inference.classifier import ActionClassifier
+from inference.decision import Prediction
 from inference.windows import Window, WindowSpec
 from service import cli
 from service.app.build import analyze_options, pose_backend_factory
@@ -45,9 +45,9 @@ class RecordingClassifier:
     def spec(self) -> WindowSpec:
         return self.model.spec
 
-    def predict_windows(self, windows: Sequence[Window]) -> np.ndarray:
+    def classify(self, windows: Sequence[Window]) -> list[Prediction]:
         self.windows += windows
-        return self.model.predict_windows(windows)
+        return self.model.classify(windows)
 
 
 @pytest.mark.slow

@@ -203,7 +203,7 @@ function renderTimeline(t) {
       const end = Math.min(duration, s.end_s + 1 / t.source.fps);
       lane.append(el("div", {
         class: "seg",
-        title: `${s.label} ${fmtTime(s.start_s)}–${fmtTime(end)} · mean confidence ${(100 * s.confidence).toFixed(0)} %`,
+        title: `${prettyLabel(s.label)} ${fmtTime(s.start_s)}–${fmtTime(end)} · mean confidence ${(100 * s.confidence).toFixed(0)} %`,
         style: { left: pct(s.start_s), width: pct(end - s.start_s), background: labelColour(s.label), opacity: 0.45 + 0.55 * s.confidence },
       }, el("span", { text: prettyLabel(s.label) })));
     }

@@ -12,7 +12,11 @@ function knowLabels(labels) {
   for (const label of labels || []) labelColour(label);
 }
 
+// A window that names none of the model's actions has label null: drawn grey, called "no action".
+const NO_ACTION_COLOUR = "#868e96";
+
 function labelColour(label) {
+  if (label === null || label === undefined) return NO_ACTION_COLOUR;
   if (!labelColours.has(label)) {
     const i = labelColours.size;
     labelColours.set(label, i < LABEL_PALETTE.length ? LABEL_PALETTE[i] : `hsl(${(i * 137.5) % 360}, 60%, 45%)`);
@@ -52,7 +56,8 @@ function fmtSize(bytes) {
 }
 
 function prettyLabel(label) {
-  return String(label || "").replaceAll("_", " ").toLowerCase();
+  if (label === null || label === undefined) return "no action";
+  return String(label).replaceAll("_", " ").toLowerCase();
 }
 
 // The session ended (or the server now wants its token): to the login page, then back here.

@@ -55,7 +55,9 @@ function update(cam) {
       `#${p.track_id} `,
       p.label
         ? el("span", { class: "chip", style: { background: labelColour(p.label) }, text: `${prettyLabel(p.label)} ${Math.round(100 * p.confidence)} %` })
-        : el("span", { class: "muted", text: "…" }))));
+        : p.reason
+          ? el("span", { class: "chip no-action", style: { background: labelColour(null) }, title: `no known action (${p.reason})`, text: "– no action" })
+          : el("span", { class: "muted", text: "…" }))));
   }
   parts.events.replaceChildren(...(cam.events.length ? cam.events.map(eventItem) : [el("li", { class: "muted", text: "none yet" })]));
 }

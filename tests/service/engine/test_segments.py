@@ -6,23 +6,40 @@ import json
 import random
 
 import jsonschema
+import numpy as np
 import pytest
 
-from service.engine.segments import Classification, SegmentParams, SegmentTracker
+from inference.decision import DecisionRule, Prediction, decide
+from inference.hysteresis import SegmentParams
+from service.engine.segments import Classification, SegmentTracker
 from service.outputs.events import ActionEvent, event_schema
 
 LABELS = ("BOXING", "CLAPPING_HANDS", "WAVING_1HAND")
 
 
-def cls(i: int, top: str | None, p: float, track: int = 1, camera: str = "cam0") -> Classification:
-    """Window i (0.25 s hop, 1.45 s long) whose top label is ``top`` with probability ``p``."""
+def cls(
+    i: int,
+    top: str | None,
+    p: float,
+    track: int = 1,
+    camera: str = "cam0",
+    *,
+    background: float | None = None,
+    missing: float = 0.0,
+) -> Classification:
+    """Window i (0.25 s hop, 1.45 s long) whose top label is ``top`` with probability ``p``, decided
+    by the default rule (reject below 0.5). ``background``: the model's "none of these" output
+    takes that share first (the actions share the rest); ``missing``: the window's missing share."""
     rest = (1.0 - p) / (len(LABELS) - 1)
-    probs = tuple(p if label == top else rest for label in LABELS) if top else (1 / 3, 1 / 3, 1 / 3)
+    probs = np.array([p if label == top else rest for label in LABELS] if top else [1 / 3] * 3)
+    bg = None
+    if background is not None:
+        probs, bg = probs * (1.0 - background), np.array([background])
+    prediction = decide(probs[None], LABELS, DecisionRule(), background=bg, missing_fraction=[missing])[0]
     return Classification(
         camera=camera,
         track_id=track,
-        labels=LABELS,
-        probabilities=probs,
+        prediction=prediction,
         window_start_pts=i * 0.25,
         window_end_pts=i * 0.25 + 1.45,
         frame_seq=i * 5,
@@ -50,7 +67,7 @@ def test_noisy_sequence_gives_one_start_and_one_end() -> None:
     seq += [("BOXING", 0.8), ("CLAPPING_HANDS", 0.7), ("BOXING", 0.7)]  # a blip before it settles
     seq += [("BOXING", 0.9)] * 4
     seq += [("WAVING_1HAND", 0.65)]  # one noisy window inside the segment
-    seq += [("BOXING", 0.45)] * 2  # weak but still above exit
+    seq += [("BOXING", 0.45)] * 2  # weak (unsure: below the reject threshold) but still above exit
     seq += [("CLAPPING_HANDS", 0.62), ("BOXING", 0.8)]  # another single blip
     seq += [("BOXING", 0.85)] * 3
     seq += [(None, 0.0)] * 5  # the action stops: probabilities flat
@@ -129,4 +146,72 @@ def test_params_and_inputs_are_checked() -> None:
     with pytest.raises(ValueError, match="exit_threshold <= enter_threshold"):
         SegmentParams(enter_threshold=0.3, exit_threshold=0.5)
     with pytest.raises(ValueError, match="one probability per label: 3 labels, 2 probabilities"):
-        Classification("cam0", 1, LABELS, (0.5, 0.5), 0.0, 1.0, 0, 1.0)
+        Prediction("BOXING", (0.5, 0.5), 0.0, "action", LABELS)
+    with pytest.raises(ValueError, match="must be a Prediction"):
+        Classification("cam0", 1, (0.5, 0.5), 0.0, 1.0, 0, 1.0)  # type: ignore[arg-type]
+
+
+def validate(events: list[ActionEvent]) -> None:
+    validator = jsonschema.Draft202012Validator(event_schema())
+    for e in events:
+        validator.validate(json.loads(e.stamped().to_json()))
+
+
+def test_no_action_windows_publish_null_updates_and_never_start() -> None:
+    """Background, unsure and incomplete windows are updates with label null and their reason,
+    probabilities still present; however many in a row, no segment starts."""
+    tracker = SegmentTracker(SegmentParams(min_windows=1, exit_windows=1, update_min_confidence=0.9))
+    events: list[ActionEvent] = []
+    for i in range(6):
+        events += tracker.observe(cls(i, "BOXING", 0.9, background=0.8))  # bg 0.8 > BOXING 0.18
+    for i in range(6, 12):
+        events += tracker.observe(cls(i, None, 0.0))  # flat: unsure
+    for i in range(12, 18):
+        events += tracker.observe(cls(i, "BOXING", 0.95, missing=0.9))  # too incomplete to judge
+    assert boundaries(events) == []
+    assert [e.type for e in events] == ["update"] * 18  # not filtered by update_min_confidence
+    assert {e.label for e in events} == {None}
+    assert [e.reason for e in events] == ["background"] * 6 + ["unsure"] * 6 + ["incomplete"] * 6
+    first = events[0]
+    assert first.background == pytest.approx(0.8)
+    assert sum(first.probabilities.values()) == pytest.approx(0.2)
+    assert first.confidence == pytest.approx(0.9 * 0.2)  # the best action's probability
+    assert json.loads(first.to_json())["label"] is None
+    validate(events)
+
+
+def test_no_action_windows_end_a_running_segment() -> None:
+    """'None of these' (background) or incomplete windows go against the running label."""
+    for kind in ("background", "incomplete"):
+        tracker = SegmentTracker(SegmentParams(min_windows=2, exit_windows=2))
+        seq = [cls(i, "BOXING", 0.9) for i in range(3)]
+        if kind == "background":
+            seq += [cls(i, "BOXING", 0.9, background=0.7) for i in range(3, 5)]
+        else:
+            seq += [cls(i, "BOXING", 0.9, missing=0.8) for i in range(3, 5)]
+        events = [e for c in seq for e in tracker.observe(c)]
+        assert boundaries(events) == [("start", "BOXING"), ("end", "BOXING")], kind
+        end = next(e for e in events if e.type == "end")
+        assert end.window_end_pts == pytest.approx(2 * 0.25 + 1.45)  # the last supporting window
+        validate(events)
+
+
+def test_action_event_refuses_null_labels_where_they_mean_nothing() -> None:
+    base = dict(
+        camera="cam0",
+        track_id=1,
+        confidence=0.5,
+        probabilities={"BOXING": 0.5},
+        window_start_pts=0.0,
+        window_end_pts=1.0,
+        frame_seq=0,
+        pts=1.0,
+    )
+    with pytest.raises(ValueError, match="label may be None only on an update"):
+        ActionEvent(type="start", label=None, reason="background", **base)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="label may be None only on an update"):
+        ActionEvent(type="update", label=None, reason="action", **base)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs reason 'action'"):
+        ActionEvent(type="update", label="BOXING", reason="unsure", **base)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reason must be one of"):
+        ActionEvent(type="update", label=None, reason="bored", **base)  # type: ignore[arg-type]

@@ -13,11 +13,14 @@ import numpy as np
 import pytest
 
 from capture.frame import Frame
+from inference.decision import NO_ACTION_LABEL, DecisionRule, decide
+from inference.hysteresis import SegmentParams
 from inference.poses import Poses
 from service import cli
-from service.engine.analyzer import FrameAnalyzer, LaneOptions
-from service.engine.segments import Classification, SegmentParams, SegmentTracker
-from service.offline.analyze import AnalyzeOptions, analyze_video
+from service.engine.analyzer import FrameAnalyzer, LaneOptions, TrackAction
+from service.engine.segments import Classification, SegmentTracker
+from service.offline.analyze import AnalyzeOptions, analyze_video, write_csv
+from service.offline.annotate import track_caption
 from service.offline.timeline import coverage, label_segments
 from service.offline.video_probe import BadVideoError, probe_video
 from service.offline.video_writer import H264Writer
@@ -206,7 +209,8 @@ def _c(track: int, frame: int, label: str, p: float) -> Classification:
     probs = [(1 - p) / (len(LABELS) - 1)] * len(LABELS)
     probs[LABELS.index(label)] = p
     t = frame / 10.0
-    return Classification("video", track, LABELS, tuple(probs), max(0.0, t - 1.5), t, frame, t)
+    prediction = decide(np.array([probs]), LABELS, DecisionRule())[0]
+    return Classification("video", track, prediction, max(0.0, t - 1.5), t, frame, t)
 
 
 def test_label_segments_cover_each_track_from_its_first_window() -> None:
@@ -241,3 +245,31 @@ def test_frame_analyzer_labels_tracks_and_reports_its_classifications() -> None:
     assert any(e.type == "start" for r in results for e in r.events)  # type: ignore[union-attr]
     ended = analyzer.end_camera("cam")
     assert ended is not None and [e.type for e in ended.events] == ["end"]
+
+
+def test_no_action_flows_through_timeline_csv_and_captions(tmp_path: Path) -> None:
+    """A model that declines every window (reject threshold 1): the timeline's segments say no action
+    (label null), nothing is confirmed, the CSV writes the no-action label, the caption a dash."""
+    src = write_video(tmp_path / "in.mp4", frames=60, fps=20.0)
+    result = analyze_video(
+        src,
+        backend=TimedBackend(),
+        classifier=random_classifier(reject_threshold=1.0),
+        options=AnalyzeOptions(segments=SegmentParams(0.0, 0.0, 1, 1)),
+    )
+    assert result.classifications, "windows were classified"
+    assert {c["label"] for c in result.classifications} == {None}
+    assert {c["reason"] for c in result.classifications} == {"unsure"}
+    assert result.segments and {s.label for s in result.segments} == {None}
+    assert all(0.0 <= s.confidence <= 1.0 for s in result.segments)
+    assert result.confirmed == (), "no action never starts a segment"
+    doc = json.loads(json.dumps(result.timeline()))
+    assert doc["version"] == 2 and doc["segments"][0]["label"] is None
+    table = tmp_path / "t.csv"
+    write_csv(result, table)
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["label"] for r in rows} == {NO_ACTION_LABEL}
+    assert track_caption(3, TrackAction(None, 0.4, None, "unsure")) == "#3 -"
+    assert track_caption(3, TrackAction()) == "#3 ..."
+    assert track_caption(3, TrackAction("BOXING", 0.87, "BOXING", "action")) == "#3 BOXING 87%"

@@ -116,7 +116,7 @@ def test_status_from_state_change_accepts_enum_states() -> None:
         (lambda p: p.update(confidence=1.5), "confidence out of range"),
         (lambda p: p.update(camera="Cam 0"), "camera not a slug"),
         (lambda p: p.update(extra=1), "unknown field"),
-        (lambda p: p.update(schema_version=2), "other schema version"),
+        (lambda p: p.update(schema_version=1), "other schema version"),
         (lambda p: p["probabilities"].update(BOXING=-0.1), "negative probability"),
         (lambda p: p.update(track_id=-1), "negative track id"),
     ],

@@ -23,6 +23,7 @@ EXPECTED = {
     "actionstream_camera_up": "gauge",
     "actionstream_camera_state": "gauge",
     "actionstream_events_published": "counter",
+    "actionstream_windows_decided": "counter",
     "actionstream_events_dropped": "counter",
     "actionstream_publish_queue_depth": "gauge",
     "actionstream_subscribers": "gauge",

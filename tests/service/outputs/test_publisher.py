@@ -21,14 +21,18 @@ from service.outputs.publisher import Publisher, PublisherError
 LABELS = ("JUMPING", "BOXING")
 
 
-def event(i: int, camera: str = "cam0") -> ActionEvent:
+def event(i: int, camera: str = "cam0", *, acting: bool = True) -> ActionEvent:
+    """An update naming BOXING, or (``acting=False``) one that names no action (the model's
+    background output won)."""
     return ActionEvent(
         type="update",
         camera=camera,
         track_id=i % 3,
-        label="BOXING",
-        confidence=0.8,
-        probabilities={"JUMPING": 0.2, "BOXING": 0.8},
+        label="BOXING" if acting else None,
+        reason="action" if acting else "background",
+        confidence=0.8 if acting else 0.1,
+        probabilities={"JUMPING": 0.2, "BOXING": 0.8} if acting else {"JUMPING": 0.05, "BOXING": 0.1},
+        background=0.0 if acting else 0.85,
         window_start_pts=i * 0.1,
         window_end_pts=i * 0.1 + 1.45,
         frame_seq=i,
@@ -64,7 +68,7 @@ def test_round_trip_to_subscriber_cli_in_another_process(
         # ZeroMQ's slow joiner: keep publishing until the subscriber has connected and got its N.
         i = 0
         while proc.poll() is None and i < 100_000:
-            pub.publish_event(event(i, camera="cam1"))
+            pub.publish_event(event(i, camera="cam1", acting=i % 3 != 1))
             pub.publish_event(event(i, camera="cam10"))  # prefix of cam1's topic: must be filtered out
             if i % 5 == 0:
                 pub.publish_event(StatusEvent(camera="cam1", state="online", reason="test"))
@@ -90,6 +94,9 @@ def test_round_trip_to_subscriber_cli_in_another_process(
     assert seqs == sorted(seqs), "one publisher thread keeps the order"
     assert pub.published > n
     assert metrics.events_published.labels(camera="cam1", type="update", label="BOXING")._value.get() > 0
+    # no-action updates: label null on the wire, "none" in the metrics
+    assert any(p["type"] == "update" and p["label"] is None and p["reason"] == "background" for p in payloads)
+    assert metrics.events_published.labels(camera="cam1", type="update", label="none")._value.get() > 0
 
 
 def test_subscriber_cli_times_out_with_exit_1(cli_argv: list[str], cli_env: dict[str, str]) -> None:

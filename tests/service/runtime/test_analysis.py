@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from capture.frame import Frame
-from service.engine.analyzer import FrameResult
+from service.engine.analyzer import ClassifierFactory, FrameResult
 from service.engine.segments import SegmentParams, SegmentTracker
 from service.outputs.metrics import Metrics
 from service.runtime.admission import Admission, CameraLane, SignallingQueue, Ticket, WorkSignal
@@ -52,6 +52,7 @@ class Stage:
     holders: list[FakeHolder]
     metrics: Metrics = field(default_factory=Metrics)
     results: list[FrameResult] = field(default_factory=list)
+    classifier_factory: ClassifierFactory = random_classifier
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
@@ -65,7 +66,7 @@ class Stage:
             admission=admission,
             outcomes=self.outcomes,
             holders=self.holders,
-            classifier_factory=random_classifier,
+            classifier_factory=self.classifier_factory,
             segments=SegmentTracker(SegmentParams()),
             on_result=self.results.append,
             metrics=self.metrics,
@@ -148,5 +149,29 @@ def test_a_hung_call_is_given_up_but_a_slow_one_is_waited_for() -> None:
         slow.busy_s = 60.0  # now far beyond 20x its usual time and min_hang_s
         assert stage.seqs_when(2) == [1, 2]
         assert stage.lost() == 1
+    finally:
+        stage.close()
+
+
+def test_windows_are_counted_by_decision_and_no_action_updates_carry_null() -> None:
+    """A model that declines every window: each classified window counts as ``unsure`` in
+    ``windows_decided``, its update event has label None, and no segment starts."""
+    stage = Stage([], classifier_factory=lambda: random_classifier(reject_threshold=1.0))
+    try:
+        for i in range(0, 75, 5):
+            stage.send(*(stage.ticket(j) for j in range(i, i + 5)))
+        stage.seqs_when(75)
+        made = [c for r in stage.results for c in r.classifications]
+        assert made, "2.5 s of poses make windows"
+        events = [e for r in stage.results for e in r.events if getattr(e, "type", "") in ("update", "start")]
+        assert events and {(e.type, e.label, e.reason) for e in events} == {("update", None, "unsure")}
+
+        def decided(outcome: str) -> float:
+            value = stage.metrics.registry.get_sample_value(
+                "actionstream_windows_decided_total", {"camera": "a", "reason": outcome}
+            )
+            return value or 0.0
+
+        assert decided("unsure") == len(made) and decided("action") == 0.0
     finally:
         stage.close()

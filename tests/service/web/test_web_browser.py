@@ -132,6 +132,33 @@ def test_upload_analyse_and_play_in_the_browser(
         page.screenshot(path=str(artifacts_dir / "web-upload.png"), full_page=True)
 
 
+def test_the_timeline_draws_no_action_grey_and_names_it(web_url: str, tmp_path: Path) -> None:
+    """A timeline (version 2) whose segments include label null: the page calls it "no action",
+    in grey, beside the action's own colour; the legend lists both."""
+    doc = {
+        "version": 2,
+        "source": {"name": "x.mp4", "fps": 10, "frames": 100, "duration_s": 10.0},
+        "analysis": {"labels": ["BOXING", "JUMPING"]},
+        "segments": [
+            {"track_id": 1, "label": None, "start_s": 0.0, "end_s": 4.9, "confidence": 0.8},
+            {"track_id": 1, "label": "BOXING", "start_s": 5.0, "end_s": 9.9, "confidence": 0.9},
+        ],
+        "confirmed": [{"track_id": 1, "label": "BOXING", "start_s": 5.5, "end_s": 9.9, "confidence": 0.9}],
+    }
+    with chromium_page(tmp_path / "profile") as page:
+        page.goto(web_url + "/")
+        page.evaluate("(doc) => renderTimeline(doc)", doc)
+        rows = page.inner_text("#segments tbody").lower()
+        assert "no action" in rows and "boxing" in rows, rows
+        colours = page.evaluate(
+            "() => [...document.querySelectorAll('#timeline-chart .lane:not(.thin) .seg')]"
+            ".map((s) => [s.textContent, getComputedStyle(s).backgroundColor])"
+        )
+        assert colours[0] == ["no action", "rgb(134, 142, 150)"], colours
+        assert colours[1][0] == "boxing" and colours[1][1] != colours[0][1], colours
+        assert "no action" in page.inner_text("#legend").lower()
+
+
 def test_a_text_file_named_mp4_gets_a_clear_message(
     web_url: str, tmp_path: Path, artifacts_dir: Path
 ) -> None:

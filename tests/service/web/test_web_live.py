@@ -34,18 +34,19 @@ def _frame(seq: int, width: int = 160, height: int = 120) -> Frame:
 
 
 def _result(frame: Frame, track_id: int = 1) -> FrameResult:
-    """One person boxing on ``frame``."""
-    kp = np.zeros((1, 17, 3), np.float32)
-    kp[0, :, 0] = np.linspace(40, 120, 17)
-    kp[0, :, 1] = np.linspace(10, 110, 17)
-    kp[0, :, 2] = 0.9
+    """Two people on ``frame``: ``track_id`` boxing, the next one doing none of the model's actions."""
+    kp = np.zeros((2, 17, 3), np.float32)
+    kp[:, :, 0] = np.linspace(40, 120, 17)
+    kp[:, :, 1] = np.linspace(10, 110, 17)
+    kp[:, :, 2] = 0.9
     people = TrackedPoses(
         kp,
-        np.array([[40, 10, 120, 110]], np.float32),
-        np.array([0.9], np.float32),
-        np.array([track_id], np.int64),
+        np.array([[40, 10, 120, 110]] * 2, np.float32),
+        np.array([0.9, 0.9], np.float32),
+        np.array([track_id, track_id + 1], np.int64),
     )
-    return FrameResult(frame, people, (TrackAction("BOXING", 0.8),))
+    actions = (TrackAction("BOXING", 0.8, "BOXING", "action"), TrackAction(None, 0.2, None, "background"))
+    return FrameResult(frame, people, actions)
 
 
 def _action(kind: str) -> ActionEvent:
@@ -153,6 +154,9 @@ def test_camera_api_reports_state_people_and_events(
     cam = cams[0]
     assert cam["id"] == "cam0" and cam["state"] == "online"
     assert cam["frame"]["width"] == 160 and cam["people"][0]["label"] == "BOXING"
+    assert cam["people"][0]["segment"] == "BOXING" and cam["people"][0]["reason"] == "action"
+    nobody = cam["people"][1]  # no known action: label null, with the reason
+    assert (nobody["label"], nobody["reason"], nobody["segment"]) == (None, "background", None)
     assert cam["events"][0]["state"] == "online"
     assert httpx.get(f"{url}/api/cameras/nope/mjpeg").status_code == 404
 
