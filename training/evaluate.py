@@ -15,6 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from inference.classifier import ActionClassifier
+from inference.decision import NO_ACTION_LABEL
+from training.windowset import NO_ACTION, WindowSet
+
 log = logging.getLogger(__name__)
 
 
@@ -89,6 +93,25 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> Eval
             f1 = float("nan")
         per_class[name] = ClassScores(float(precision), float(recall), float(f1), int(support))
     return EvalReport(tuple(labels), confusion, per_class)
+
+
+def score_decisions(clf: ActionClassifier, windows: WindowSet) -> tuple[EvalReport, float | None]:
+    """Score the model's *decisions* (as served: an action, or none) on labelled windows: the
+    confusion has one more class, :data:`~inference.decision.NO_ACTION_LABEL`, as truth for the
+    set's no-action windows and as the prediction of every window the model declines. Also the
+    accuracy of the plain argmax over the actions on the action windows (None without any), to see
+    what declining costs."""
+    k = len(clf.labels)
+    preds = clf.decide_features(windows.features)
+    y_true = np.where(windows.labels == NO_ACTION, k, windows.labels)
+    y_pred = np.array([clf.labels.index(p.label) if p.label is not None else k for p in preds], np.int64)
+    report = score(y_true, y_pred, (*clf.labels, NO_ACTION_LABEL))
+    acting = windows.labels != NO_ACTION
+    argmax = None
+    if acting.any():
+        top = np.array([int(np.argmax(p.probabilities)) for p in preds], np.int64)
+        argmax = round(float(np.mean(top[acting] == windows.labels[acting])), 6)
+    return report, argmax
 
 
 def markdown(report: EvalReport, title: str = "") -> str:

@@ -17,16 +17,18 @@ import csv
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import cast
 
 import numpy as np
 
 from inference.classifier import ActionClassifier
-from inference.decision import NO_ACTION_LABEL
+from inference.decision import NO_ACTION_LABEL, Prediction
+from inference.hysteresis import SegmentParams
 from inference.windows import SAME_INSTANT_S as _EPS_S
 from inference.windows import Window, WindowSpec
+from training.real_events import EventScore, Span, confirmed_spans, score_events, summarise_events
 from training.real_metrics import KINDS, SegmentScore, calibration_points, score_segment, summarise
 from training.video_poses import PoseSource, VideoPoses, cached_video_poses, replay_windows
 
@@ -98,11 +100,13 @@ def inside(windows: Sequence[Window], poses: VideoPoses, segment: RealSegment) -
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """One model on one segment: the segment, the model's name and its score there."""
+    """One model on one segment: the segment, the model's name, its window score there and the
+    event-level score (frames under confirmed segments, :mod:`training.real_events`)."""
 
     segment: RealSegment
     model: str
     score: SegmentScore
+    events: EventScore | None = None
 
     @property
     def windows(self) -> int:
@@ -137,8 +141,13 @@ class RealEvaluation:
         return next(r for r in self.results if r.segment == segment and r.model == model)
 
     def overall(self, model: str) -> dict[str, object]:
-        """:func:`training.real_metrics.summarise` over the model's segments."""
-        return summarise([r.score for r in self.results if r.model == model], self.labels[model])
+        """:func:`training.real_metrics.summarise` over the model's segments, with the event-level
+        summary (:func:`training.real_events.summarise_events`) under ``events``."""
+        mine = [r for r in self.results if r.model == model]
+        out = summarise([r.score for r in mine], self.labels[model])
+        scored = [(r.segment.label, r.score.kind, r.events) for r in mine if r.events is not None]
+        out["events"] = summarise_events(scored, self.labels[model])
+        return out
 
 
 def evaluate_models_on_segments(
@@ -149,21 +158,38 @@ def evaluate_models_on_segments(
     poses: PoseSource,
     cache_dir: str | os.PathLike[str] | None = None,
     hop_s: float = 0.25,
+    segment_params: SegmentParams | None = None,
 ) -> RealEvaluation:
     """Run every model over every segment (poses extracted once per video by ``poses``, cached in
-    ``cache_dir``)."""
+    ``cache_dir``): window decisions inside each segment, and the confirmed segments the service's
+    hysteresis (``segment_params``, the service's defaults unless given) makes of each whole clip."""
     root = Path(videos_dir)
     videos = sorted({s.video for s in segments})
     poses_by_video = {v: cached_video_poses(root / v, poses, cache_dir=cache_dir) for v in videos}
     results: list[SegmentResult] = []
     calibration: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, clf in models.items():
-        per_video = {v: service_windows(p, clf.spec, hop_s=hop_s) for v, p in poses_by_video.items()}
+        decided: dict[str, list[tuple[Window, Prediction]]] = {}
+        spans: dict[str, list[Span]] = {}
+        for v, p in poses_by_video.items():
+            ws = service_windows(p, clf.spec, hop_s=hop_s)
+            preds = clf.classify(ws)
+            decided[v] = list(zip(ws, preds, strict=True))
+            spans[v] = confirmed_spans(ws, preds, segment_params)
         points = []
         for seg in segments:
-            ws = inside(per_video[seg.video], poses_by_video[seg.video], seg)
-            preds = clf.classify(ws)
-            results.append(SegmentResult(seg, name, score_segment(seg.label, clf.labels, preds)))
+            video = poses_by_video[seg.video]
+            keep = {id(w) for w in inside([w for w, _ in decided[seg.video]], video, seg)}
+            preds = [p for w, p in decided[seg.video] if id(w) in keep]
+            times = video.pts[seg.first : seg.last + 1]
+            results.append(
+                SegmentResult(
+                    seg,
+                    name,
+                    score_segment(seg.label, clf.labels, preds),
+                    score_events(seg.label, clf.labels, times, spans[seg.video]),
+                )
+            )
             points.append(calibration_points(seg.label, clf.labels, preds, clf.metadata.background))
         calibration[name] = (
             np.concatenate([c for c, _ in points]),
@@ -241,12 +267,57 @@ def markdown_table(ev: RealEvaluation) -> str:
             + " | ".join(f"**{_num(o['negative_action_share'])}**" for o in overall.values())
             + " |"
         )
+    lines += _events_table(ev, by_kind)
     if by_kind["unlabelled"]:
         lines += ["", "Unlabelled footage (not scored):", ""]
         for seg in by_kind["unlabelled"]:
             said = "; ".join(f"{m}: {_said(ev.result(seg, m).score)}" for m in ev.models)
             lines.append(f"- {seg.video} {seg.first}-{seg.last} ({seg.label}): {said}")
     return "\n".join(lines) + "\n"
+
+
+def _events_table(ev: RealEvaluation, by_kind: Mapping[str, Sequence[RealSegment]]) -> list[str]:
+    """As served: per segment, the share of its frames under confirmed segments (right label /
+    wrong label on action segments, any on the others) and how many overlap it."""
+    scored = [s for k in ("action", "negative") for s in by_kind[k]]
+    if not scored:
+        return []
+    lines = [
+        "",
+        "As served (confirmed segments: the start/end events of the service's hysteresis): share of the "
+        "segment's frames under a confirmed segment of the right label / of a wrong label (action "
+        "segments), under any (the others: false events), and confirmed segments overlapping it:",
+        "",
+        "| video | frames | label | " + " | ".join(ev.models) + " |",
+        "|---|---|---|" + "---|" * len(ev.models),
+    ]
+    for seg in scored:
+        cells = []
+        for m in ev.models:
+            e = ev.result(seg, m).events
+            if e is None:
+                cells.append("—")
+            elif e.right is not None:
+                cells.append(f"{_num(e.right)} / {_num(e.wrong)} ({e.events})")
+            else:
+                cells.append(f"{_num(e.any)} ({e.events})")
+        lines.append(f"| {seg.video} | {seg.first}-{seg.last} | {seg.label} | " + " | ".join(cells) + " |")
+    overall = [cast(dict[str, object], ev.overall(m)["events"]) for m in ev.models]
+    lines.append(
+        "| **right-label coverage, macro over classes** | | | "
+        + " | ".join(f"**{_num(o['right_coverage'])}** (wrong {_num(o['wrong_share'])})" for o in overall)
+        + " |"
+    )
+    lines.append(
+        "| **non-action frames under an event** | | | "
+        + " | ".join(
+            f"**{_num(o['negative_event_share'])}** ({o['negative_events']} events on "
+            f"{o['negative_segments_with_events']} segments)"
+            for o in overall
+        )
+        + " |"
+    )
+    return lines
 
 
 def _finite(value: object) -> object:
@@ -263,7 +334,9 @@ def _finite(value: object) -> object:
 def to_json(ev: RealEvaluation) -> dict[str, object]:
     """Everything in the tables, as strict JSON (no NaN). Stable keys:
     ``overall.<model>.macro_accuracy``, ``overall.<model>.negative_action_share``,
-    ``segments[].predicted`` (windows per label, the no-action outcome as ``(no action)``)."""
+    ``overall.<model>.events.right_coverage``, ``overall.<model>.events.negative_event_share``,
+    ``segments[].predicted`` (windows per label, the no-action outcome as ``(no action)``),
+    ``segments[].events`` (frames, right, wrong, any, events)."""
     out = {
         "backend": ev.backend,
         "hop_s": ev.hop_s,
@@ -285,6 +358,7 @@ def to_json(ev: RealEvaluation) -> dict[str, object]:
                 "mean_top_probability": r.score.mean_top_probability,
                 "predicted": r.score.predicted,
                 "reasons": r.score.reasons,
+                "events": None if r.events is None else asdict(r.events),
             }
             for r in ev.results
         ],

@@ -58,7 +58,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from inference.classifier import ActionClassifier  # noqa: PLC0415
     from inference.model_file import ModelFileError  # noqa: PLC0415
     from training.datasets import DatasetError, load_labelled_windows  # noqa: PLC0415
-    from training.evaluate import markdown, plot_history, score, write_report  # noqa: PLC0415
+    from training.evaluate import markdown, plot_history, score_decisions, write_report  # noqa: PLC0415
     from training.har2d import Har2dFormatError  # noqa: PLC0415
     from training.recipe import record_path  # noqa: PLC0415
 
@@ -81,14 +81,14 @@ def evaluate(args: argparse.Namespace) -> int:
             ws = ws.with_labels(clf.labels)
         except (DatasetError, Har2dFormatError) as exc:
             raise UsageError(str(exc)) from exc
-        probs = clf.predict(ws.features)
-        report = score(ws.labels, probs.argmax(axis=1), clf.labels)
+        report, argmax_accuracy = score_decisions(clf, ws)
         name = _data_name(source)
         write_report(report, out, name, title=f"{Path(args.model).name} on {source}")
         summary["data"][source] = {
             "name": name,
             "windows": report.total,
             "accuracy": report.to_dict()["accuracy"],
+            "argmax_accuracy": argmax_accuracy,
         }
         print(markdown(report, f"{Path(args.model).name} on {source}"))
     record = record_path(args.model)
@@ -114,8 +114,10 @@ def _register_evaluate_real(subparsers: Any) -> None:
             "DATA or DATA/videos) through MediaPipe in stream mode and the tracker, build windows as the "
             "service does, and score each model's decisions: window accuracy per segment, per class and "
             "macro over classes; on segments whose label is not one of the model's (e.g. 'none (...)') the "
-            "share of windows naming an action. The original app's checkpoint is included as 'seed' when "
-            "found."
+            "share of windows naming an action. Then, as served: each clip's decisions through the service's "
+            "segment hysteresis (the start/end events), and per segment the share of its frames under a "
+            "confirmed segment of the right label, of a wrong one, or (non-action segments) of any. The "
+            "original app's checkpoint is included as 'seed' when found."
         ),
     )
     p.add_argument("models", nargs="*", type=Path, help="model files (default: the shipped model)")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from inference.classifier import ActionClassifier
+from inference.decision import NO_ACTION_LABEL
 from service import cli
 from training.evaluate import markdown, score
 from training.recipe import record_path
@@ -51,7 +52,13 @@ def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "| class | precision | recall | F1 | windows |" in printed
     report = json.loads((out / "synthetic_2.json").read_text())
     assert report["windows"] == 6 * 2 * 4 and 0.0 <= report["accuracy"] <= 1.0
-    assert set(report["per_class"]) == set(ACTIONS)
+    # the decisions are scored: "(no action)" is one more class (no support here: every window acts)
+    assert set(report["per_class"]) == {*ACTIONS, NO_ACTION_LABEL}
+    assert report["per_class"][NO_ACTION_LABEL]["support"] == 0
+    summary = json.loads((out / "summary.json").read_text())["data"]["synthetic:2"]
+    assert (
+        0.0 <= summary["argmax_accuracy"] <= 1.0 and summary["accuracy"] <= summary["argmax_accuracy"] + 1e-9
+    )
     for name in ("synthetic_2.md", "synthetic_2_confusion.png", "loss.png", "accuracy.png", "summary.json"):
         assert (out / name).stat().st_size > 100, name
 
