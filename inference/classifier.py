@@ -1,7 +1,8 @@
 """The action classifier: an LSTM over a window of poses, and the object that serves it.
 
 :class:`LSTMClassifier` keeps the original app's module names (``lstm``, ``linear``) so its
-checkpoint loads as is. :class:`ActionClassifier` pairs the network with its
+checkpoint loads as is; :class:`EnsembleNet` averages several of them (an ensemble model file).
+:class:`ActionClassifier` pairs the network with its
 :class:`~inference.model_file.ModelMetadata` and classifies many windows in one forward pass:
 :meth:`ActionClassifier.predict_windows` gives calibrated probabilities over the actions,
 :meth:`ActionClassifier.classify` the decision per window (an action or none, see
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from inference.decision import DecisionRule, Prediction, decide
+from inference.decision import DecisionRule, Prediction, TrackEvidence, decide
+from inference.features import input_size as features_input_size
 from inference.features import transform
 from inference.model_file import ModelMetadata, check_state_dict, load_model
 from inference.windows import Window, WindowSpec
@@ -77,6 +79,50 @@ class LSTMClassifier(nn.Module):
         return self.linear(self.dropout(h_n[-1]))
 
 
+class EnsembleNet(nn.Module):
+    """The networks of an ensemble model file (``members.<i>.``): ``(N, T, 34)`` -> the log of the
+    mean of their calibrated probabilities, so a softmax at temperature 1 gives that mean."""
+
+    def __init__(self, members: Sequence[LSTMClassifier], temperatures: Sequence[float]) -> None:
+        super().__init__()
+        if len(members) != len(temperatures) or len(members) < 2:
+            raise ValueError(
+                f"an ensemble needs two or more members, each with a temperature, got {len(members)}"
+            )
+        self.members = nn.ModuleList(members)
+        self.temperatures: torch.Tensor
+        self.register_buffer("temperatures", torch.tensor([float(t) for t in temperatures]), persistent=False)
+
+    @classmethod
+    def from_metadata(cls, meta: ModelMetadata) -> EnsembleNet:
+        nets = [
+            LSTMClassifier(
+                input_size=features_input_size(m.input_features, meta.spec.feature_size),
+                hidden_size=m.hidden_size,
+                num_layers=m.num_layers,
+                num_classes=meta.num_outputs,
+                input_features=m.input_features,
+                rate_hz=float(meta.rate_hz),
+            )
+            for m in meta.members
+        ]
+        return cls(nets, [m.temperature for m in meta.members])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack(
+            [
+                torch.softmax(net(x).float() / t, dim=1)
+                for net, t in zip(self.members, self.temperatures, strict=True)
+            ]
+        ).mean(dim=0)
+        return torch.log(probs.clamp_min(1e-12))
+
+
+def build_network(meta: ModelMetadata) -> nn.Module:
+    """The network a model file declares: one :class:`LSTMClassifier`, or an :class:`EnsembleNet`."""
+    return EnsembleNet.from_metadata(meta) if meta.is_ensemble else LSTMClassifier.from_metadata(meta)
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` means CUDA when present, else CPU; anything else is passed to torch."""
     if isinstance(device, str) and device == "auto":
@@ -89,7 +135,7 @@ class ActionClassifier:
 
     def __init__(
         self,
-        model: LSTMClassifier,
+        model: nn.Module,
         metadata: ModelMetadata,
         device: str | torch.device = "cpu",
     ) -> None:
@@ -105,7 +151,7 @@ class ActionClassifier:
         device: str | torch.device = "cpu",
     ) -> ActionClassifier:
         check_state_dict(state_dict, metadata)
-        model = LSTMClassifier.from_metadata(metadata)
+        model = build_network(metadata)
         model.load_state_dict(dict(state_dict), strict=True)
         return cls(model, metadata, device)
 
@@ -114,8 +160,9 @@ class ActionClassifier:
         """Load a model file (see :mod:`inference.model_file`); raises ``ModelFileError``."""
         state_dict, metadata = load_model(path)
         log.info(
-            "loaded action model %s: %d labels, %d steps at %.1f Hz, %s",
+            "loaded action model %s: %s%d labels, %d steps at %.1f Hz, %s",
             path,
+            f"ensemble of {len(metadata.members)}, " if metadata.is_ensemble else "",
             metadata.num_classes,
             metadata.steps,
             metadata.rate_hz,
@@ -165,12 +212,47 @@ class ActionClassifier:
             return np.zeros((0, self.metadata.num_classes), np.float32)
         return self.predict(np.stack([w.features for w in windows]))
 
-    def classify(self, windows: Sequence[Window]) -> list[Prediction]:
-        """The decision for each window: an action or none (:func:`inference.decision.decide`)."""
+    def new_evidence(self) -> TrackEvidence:
+        """Empty per-person history for this model's ``smoothing_s`` (one per stream owner)."""
+        return TrackEvidence(self.rule.smoothing_s)
+
+    def classify(
+        self,
+        windows: Sequence[Window],
+        evidence: TrackEvidence | None = None,
+        *,
+        streams: Sequence[Hashable] | None = None,
+    ) -> list[Prediction]:
+        """The decision for each window: an action or none (:func:`inference.decision.decide`).
+
+        With ``evidence`` (from :meth:`new_evidence`) the windows are a stream of tracked people in
+        time order: each is decided on the mean output of its person's windows of the last
+        ``smoothing_s`` (``streams[i]`` names window i's camera, so equal track ids of two cameras
+        stay apart). Without it every window is judged alone."""
         if not windows:
             return []
-        return self.decide_features(
-            np.stack([w.features for w in windows]), missing_fraction=[w.missing_fraction for w in windows]
+        features = np.stack([w.features for w in windows])
+        missing = [w.missing_fraction for w in windows]
+        if evidence is None or evidence.smoothing_s <= 0.0:
+            return self.decide_features(features, missing_fraction=missing)
+        if streams is not None and len(streams) != len(windows):
+            raise ValueError(f"one stream per window: {len(windows)} windows, {len(streams)} streams")
+        probs, background = self.predict_outputs(features)
+        k = self.metadata.num_classes
+        outputs = probs if background is None else np.concatenate([probs, background[:, None]], axis=1)
+        names = streams if streams is not None else [""] * len(windows)
+        smoothed = np.stack(
+            [
+                evidence.smooth((name, w.track_id), w.end_pts, row)
+                for name, w, row in zip(names, windows, outputs, strict=True)
+            ]
+        )
+        return decide(
+            smoothed[:, :k],
+            self.labels,
+            self.rule,
+            background=None if background is None else smoothed[:, k],
+            missing_fraction=missing,
         )
 
     def decide_features(

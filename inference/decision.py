@@ -14,12 +14,20 @@ Otherwise the window names its most probable action. Models without the newer me
 imported seed, models trained before the background output existed) get the default rule: no
 background, temperature 1, threshold :data:`DEFAULT_REJECT_THRESHOLD`, so rejection comes from the
 threshold (and the incompleteness rule) alone. See docs/MODEL.md.
+
+**Evidence over time** (``smoothing_s``): where windows come as a stream per tracked person (the
+service, ``analyze``, the judge), the outputs checked by rules 2 and 3 are the mean of the calibrated
+outputs of the person's windows that ended within the last ``smoothing_s`` seconds, this one
+included (:class:`TrackEvidence`). One window that happens to look like a punch or a wave does not
+name an action on its own; an action kept up for a second does. 0 (files written before the rule
+existed) judges every window alone, as do stored windows with no track (``evaluate``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +37,13 @@ import numpy as np
 NO_ACTION_LABEL = "(no action)"
 DEFAULT_REJECT_THRESHOLD = 0.5
 DEFAULT_MAX_MISSING_FRACTION = 0.5
+# Files without the key (written before the rule existed) judge each window alone.
+DEFAULT_SMOOTHING_S = 0.0
+# What `actionstream train` writes unless told otherwise: a second of the track's earlier windows.
+TRAINED_SMOOTHING_S = 1.0
+MAX_SMOOTHING_S = 10.0
+# Window end times this close count as the same instant.
+_SAME_END_S = 1e-6
 REASONS: tuple[str, ...] = ("action", "incomplete", "background", "unsure")
 
 
@@ -38,12 +53,60 @@ class DecisionRule:
 
     reject_threshold: float = DEFAULT_REJECT_THRESHOLD
     max_missing_fraction: float = DEFAULT_MAX_MISSING_FRACTION
+    smoothing_s: float = DEFAULT_SMOOTHING_S
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.reject_threshold) and 0.0 <= self.reject_threshold <= 1.0):
             raise ValueError(f"reject_threshold must be in [0, 1], got {self.reject_threshold!r}")
         if not (math.isfinite(self.max_missing_fraction) and 0.0 <= self.max_missing_fraction <= 1.0):
             raise ValueError(f"max_missing_fraction must be in [0, 1], got {self.max_missing_fraction!r}")
+        if not (math.isfinite(self.smoothing_s) and 0.0 <= self.smoothing_s <= MAX_SMOOTHING_S):
+            raise ValueError(
+                f"smoothing_s must be in [0, {MAX_SMOOTHING_S:g}] seconds, got {self.smoothing_s!r}"
+            )
+
+
+class TrackEvidence:
+    """The recent calibrated outputs of every tracked person of one or more streams, for
+    :attr:`DecisionRule.smoothing_s` (see the module docstring).
+
+    Keys are any hashable naming one person in one stream (``(camera, track_id)`` in the service).
+    :meth:`smooth` is fed each person's windows in time order; a window ending earlier than the
+    person's last one (a source that restarted) starts the person's history afresh. Not
+    thread-safe: one owner per stream, as the trackers.
+    """
+
+    def __init__(self, smoothing_s: float) -> None:
+        if not (math.isfinite(smoothing_s) and smoothing_s >= 0.0):
+            raise ValueError(f"smoothing_s must be a number of seconds >= 0, got {smoothing_s!r}")
+        self.smoothing_s = float(smoothing_s)
+        self._recent: dict[Hashable, deque[tuple[float, np.ndarray]]] = {}
+
+    def smooth(self, key: Hashable, end_pts: float, outputs: np.ndarray) -> np.ndarray:
+        """Record one window's outputs (a row: the actions, then the background if any) and return
+        the mean over the person's windows that ended within ``smoothing_s`` of this one."""
+        row = np.asarray(outputs, dtype=np.float64)
+        if self.smoothing_s <= 0.0:
+            return row
+        q = self._recent.setdefault(key, deque())
+        if q and (end_pts < q[-1][0] - _SAME_END_S or q[-1][1].shape != row.shape):
+            q.clear()
+        q.append((float(end_pts), row))
+        while q[0][0] < end_pts - self.smoothing_s - _SAME_END_S:
+            q.popleft()
+        return row if len(q) == 1 else np.mean([r for _, r in q], axis=0)
+
+    def drop(self, key: Hashable) -> None:
+        """Forget a person (their track ended)."""
+        self._recent.pop(key, None)
+
+    def drop_where(self, forget: Callable[[Hashable], bool]) -> None:
+        """Forget every person whose key ``forget(key)`` is true for (e.g. one camera's people)."""
+        for key in [k for k in self._recent if forget(k)]:
+            del self._recent[key]
+
+    def __len__(self) -> int:
+        return len(self._recent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,15 +5,21 @@ loads without executing any code (no pickle). The JSON under :data:`METADATA_KEY
 needed to use the weights correctly: labels in output order, the window (steps, rate,
 normalisation), the keypoint schema and the architecture. :func:`load_model` refuses files whose
 weights do not match what the metadata declares, and says what is wrong.
+
+A file may hold an **ensemble** (``architecture: "lstm-ensemble"``): several LSTMs trained
+separately on the same labels and window, each with its own size and temperature (``members``);
+the model's output is the mean of their calibrated probabilities. :func:`ensemble` makes one from
+model files (``actionstream model ensemble``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,13 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from inference.decision import DEFAULT_MAX_MISSING_FRACTION, DEFAULT_REJECT_THRESHOLD, DecisionRule
+from inference.decision import (
+    DEFAULT_MAX_MISSING_FRACTION,
+    DEFAULT_REJECT_THRESHOLD,
+    DEFAULT_SMOOTHING_S,
+    MAX_SMOOTHING_S,
+    DecisionRule,
+)
 from inference.features import INPUT_FEATURES
 from inference.features import input_size as features_input_size
 from inference.keypoints import NUM_KEYPOINTS
@@ -31,16 +43,46 @@ from inference.windows import NORMALISATIONS, WindowSpec
 FORMAT_NAME = "actionstream.action-model"
 # 2: background output, temperature, reject_threshold, max_missing_fraction, input_features
 # (version 1 files load with their defaults: no background, temperature 1, the default rule).
-FORMAT_VERSION = 2
+# 3: smoothing_s (older files load with 0: every window judged alone); the lstm-ensemble architecture.
+FORMAT_VERSION = 3
 METADATA_KEY = "actionstream.metadata"
 KEYPOINT_SCHEMAS: dict[str, int] = {"coco17": NUM_KEYPOINTS}
-ARCHITECTURES: tuple[str, ...] = ("lstm",)
+ARCHITECTURES: tuple[str, ...] = ("lstm", "lstm-ensemble")
+ENSEMBLE = "lstm-ensemble"
+MEMBER_KEYS = ("hidden_size", "num_layers", "input_features", "temperature")
 
 MetricValue = float | int | str
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be used; the message says which file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One network of an ensemble: its LSTM's size, what it reads and its softmax temperature."""
+
+    hidden_size: int
+    num_layers: int = 1
+    input_features: str = "xy"
+    temperature: float = 1.0
+
+    def problems(self, where: str) -> list[str]:
+        p: list[str] = []
+        for name in ("hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                p.append(f"{where}.{name} must be an int >= 1, got {value!r}")
+        if self.input_features not in INPUT_FEATURES:
+            p.append(
+                f"{where}.input_features must be one of {', '.join(INPUT_FEATURES)}, "
+                f"got {self.input_features!r}"
+            )
+        if not isinstance(self.temperature, int | float) or not (
+            math.isfinite(self.temperature) and self.temperature > 0
+        ):
+            p.append(f"{where}.temperature must be a positive number, got {self.temperature!r}")
+        return p
 
 
 @dataclass(frozen=True)
@@ -53,8 +95,11 @@ class ModelMetadata:
     ``background``: the network has one more output after the labels, "none of these actions"
     (trained on everyday motion and standing still); it is never a label. ``temperature``: the
     logits are divided by it before the softmax (calibrated on held-out windows).
-    ``reject_threshold``/``max_missing_fraction``: the no-action rule (:mod:`inference.decision`).
+    ``reject_threshold``/``max_missing_fraction``/``smoothing_s``: the no-action rule and how many
+    seconds of a person's windows a decision weighs (:mod:`inference.decision`).
     ``input_features``: what the network reads from the window (:mod:`inference.features`).
+    ``members``: for ``architecture="lstm-ensemble"`` (two or more), each network's size, input and
+    temperature; the top-level network keys then describe member 0 and ``temperature`` is 1.
     """
 
     labels: tuple[str, ...]
@@ -72,7 +117,9 @@ class ModelMetadata:
     temperature: float = 1.0
     reject_threshold: float = DEFAULT_REJECT_THRESHOLD
     max_missing_fraction: float = DEFAULT_MAX_MISSING_FRACTION
+    smoothing_s: float = DEFAULT_SMOOTHING_S
     input_features: str = "xy"
+    members: tuple[MemberSpec, ...] = ()
     metrics: Mapping[str, MetricValue] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     description: str = ""
@@ -82,6 +129,11 @@ class ModelMetadata:
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
         object.__setattr__(self, "metrics", dict(self.metrics))
+        object.__setattr__(
+            self,
+            "members",
+            tuple(MemberSpec(**m) if isinstance(m, Mapping) else m for m in self.members),
+        )
         problems = self._problems()
         if problems:
             raise ModelFileError("invalid model metadata: " + "; ".join(problems))
@@ -122,6 +174,21 @@ class ModelMetadata:
             )
         if self.architecture not in ARCHITECTURES:
             p.append(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
+        elif self.architecture == ENSEMBLE:
+            if len(self.members) < 2:
+                p.append(f"an {ENSEMBLE} needs two or more members, got {len(self.members)}")
+            if self.temperature != 1.0:
+                p.append(
+                    f"an {ENSEMBLE} has temperature 1 (each member has its own), got {self.temperature!r}"
+                )
+            for i, m in enumerate(self.members):
+                p += (
+                    m.problems(f"members[{i}]")
+                    if isinstance(m, MemberSpec)
+                    else [f"members[{i}] is not an object"]
+                )
+        elif self.members:
+            p.append(f"members are only for architecture {ENSEMBLE!r}, not {self.architecture!r}")
         for name in ("hidden_size", "num_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -138,6 +205,8 @@ class ModelMetadata:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 <= value <= 1:
                 p.append(f"{name} must be in [0, 1], got {value!r}")
+        if not isinstance(self.smoothing_s, int | float) or not 0 <= self.smoothing_s <= MAX_SMOOTHING_S:
+            p.append(f"smoothing_s must be in [0, {MAX_SMOOTHING_S:g}] seconds, got {self.smoothing_s!r}")
         for key, value in self.metrics.items():
             ok = isinstance(value, str) or (
                 isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
@@ -159,9 +228,22 @@ class ModelMetadata:
         return len(self.labels) + int(self.background)
 
     @property
+    def is_ensemble(self) -> bool:
+        return self.architecture == ENSEMBLE
+
+    @property
+    def networks(self) -> tuple[MemberSpec, ...]:
+        """Every network of the file: the members of an ensemble, else the one the top level declares."""
+        if self.is_ensemble:
+            return self.members
+        return (MemberSpec(self.hidden_size, self.num_layers, self.input_features, float(self.temperature)),)
+
+    @property
     def rule(self) -> DecisionRule:
         """When a window of this model names no action (:func:`inference.decision.decide`)."""
-        return DecisionRule(float(self.reject_threshold), float(self.max_missing_fraction))
+        return DecisionRule(
+            float(self.reject_threshold), float(self.max_missing_fraction), float(self.smoothing_s)
+        )
 
     @property
     def spec(self) -> WindowSpec:
@@ -177,6 +259,7 @@ class ModelMetadata:
         d = asdict(self)
         d["labels"] = list(self.labels)
         d["metrics"] = dict(self.metrics)
+        d["members"] = [asdict(m) for m in self.members]
         return d
 
     def to_json(self) -> str:
@@ -201,31 +284,63 @@ class ModelMetadata:
                 f"model file format version {version} is newer than this actionstream supports "
                 f"({FORMAT_VERSION}); upgrade actionstream to use it"
             )
-        return cls(**data)
+        members = data.get("members", [])
+        if not isinstance(members, list) or not all(isinstance(m, Mapping) for m in members):
+            raise ModelFileError(f"model metadata 'members' must be a list of objects, got {members!r:.80}")
+        for i, m in enumerate(members):
+            unknown_m = sorted(set(m) - set(MEMBER_KEYS))
+            if unknown_m or "hidden_size" not in m:
+                raise ModelFileError(
+                    f"model metadata members[{i}] must have hidden_size and only {list(MEMBER_KEYS)}, "
+                    f"got {sorted(m)}"
+                )
+        return cls(**{**data, "members": tuple(MemberSpec(**m) for m in members)})
+
+
+def _lstm_shapes(prefix: str, net: MemberSpec, input_size: int, outputs: int) -> dict[str, tuple[int, ...]]:
+    h, gates = net.hidden_size, 4 * net.hidden_size
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(net.num_layers):
+        in_size = input_size if layer == 0 else h
+        shapes[f"{prefix}lstm.weight_ih_l{layer}"] = (gates, in_size)
+        shapes[f"{prefix}lstm.weight_hh_l{layer}"] = (gates, h)
+        shapes[f"{prefix}lstm.bias_ih_l{layer}"] = (gates,)
+        shapes[f"{prefix}lstm.bias_hh_l{layer}"] = (gates,)
+    shapes[f"{prefix}linear.weight"] = (outputs, h)
+    shapes[f"{prefix}linear.bias"] = (outputs,)
+    return shapes
+
+
+def member_prefix(index: int) -> str:
+    """Where member ``index``'s tensors live in an ensemble's state dict."""
+    return f"members.{index}."
 
 
 def expected_shapes(meta: ModelMetadata) -> dict[str, tuple[int, ...]]:
     """Every tensor name the declared architecture has, with its shape (PyTorch LSTM layout)."""
-    h, gates = meta.hidden_size, 4 * meta.hidden_size
+    if not meta.is_ensemble:
+        return _lstm_shapes("", meta.networks[0], meta.input_size, meta.num_outputs)
     shapes: dict[str, tuple[int, ...]] = {}
-    for layer in range(meta.num_layers):
-        in_size = meta.input_size if layer == 0 else h
-        shapes[f"lstm.weight_ih_l{layer}"] = (gates, in_size)
-        shapes[f"lstm.weight_hh_l{layer}"] = (gates, h)
-        shapes[f"lstm.bias_ih_l{layer}"] = (gates,)
-        shapes[f"lstm.bias_hh_l{layer}"] = (gates,)
-    shapes["linear.weight"] = (meta.num_outputs, h)
-    shapes["linear.bias"] = (meta.num_outputs,)
+    raw = 2 * KEYPOINT_SCHEMAS[meta.keypoint_schema]
+    for i, m in enumerate(meta.members):
+        shapes |= _lstm_shapes(
+            member_prefix(i), m, features_input_size(m.input_features, raw), meta.num_outputs
+        )
     return shapes
 
 
 def check_state_dict(state_dict: Mapping[str, torch.Tensor], meta: ModelMetadata) -> None:
     """Raise :class:`ModelFileError` unless the weights are exactly what ``meta`` declares."""
     want = expected_shapes(meta)
-    arch = (
-        f"input_size={meta.input_size}, hidden_size={meta.hidden_size}, num_layers={meta.num_layers}, "
-        f"{meta.num_classes} labels" + (" + background" if meta.background else "")
-    )
+    if meta.is_ensemble:
+        sizes = ", ".join(f"{m.hidden_size}x{m.num_layers} {m.input_features}" for m in meta.members)
+        arch = f"an ensemble of {len(meta.members)} LSTMs ({sizes}), {meta.num_classes} labels"
+    else:
+        arch = (
+            f"input_size={meta.input_size}, hidden_size={meta.hidden_size}, num_layers={meta.num_layers}, "
+            f"{meta.num_classes} labels"
+        )
+    arch += " + background" if meta.background else ""
     missing = sorted(set(want) - set(state_dict))
     extra = sorted(set(state_dict) - set(want))
     if missing or extra:
@@ -306,3 +421,61 @@ def _open(path: Path, with_tensors: bool) -> tuple[dict[str, torch.Tensor], Mode
     except (ModelFileError, TypeError) as exc:
         raise ModelFileError(f"{path}: {exc}") from exc
     return tensors, meta
+
+
+# What the members of an ensemble must share: the labels, the window and the outputs.
+_SHARED = ("labels", "steps", "rate_hz", "normalisation", "min_confidence", "keypoint_schema", "background")
+
+
+def ensemble(
+    members: Sequence[tuple[Mapping[str, torch.Tensor], ModelMetadata]],
+    *,
+    rule: DecisionRule | None = None,
+    description: str = "",
+    source: str = "",
+    created: str = "",
+) -> tuple[dict[str, torch.Tensor], ModelMetadata]:
+    """One ensemble model from two or more single models (state dict, metadata) with the same labels,
+    window and background output: their tensors under ``members.<i>.``, their sizes and
+    temperatures in ``members``, and the decision ``rule`` (default: the first member's). Raises
+    :class:`ModelFileError` naming what differs."""
+    if len(members) < 2:
+        raise ModelFileError(f"an ensemble needs two or more models, got {len(members)}")
+    first = members[0][1]
+    state: dict[str, torch.Tensor] = {}
+    specs: list[MemberSpec] = []
+    metrics: dict[str, MetricValue] = {"members": len(members)}
+    for i, (tensors, meta) in enumerate(members):
+        if meta.is_ensemble:
+            raise ModelFileError(f"member {i} is itself an ensemble; combine its single models instead")
+        for key in _SHARED:
+            if getattr(meta, key) != getattr(first, key):
+                raise ModelFileError(
+                    f"member {i} has {key}={getattr(meta, key)!r} but member 0 has {getattr(first, key)!r}: "
+                    "an ensemble's models must share labels, window and background output"
+                )
+        check_state_dict(tensors, meta)
+        state |= {member_prefix(i) + k: v for k, v in tensors.items()}
+        specs.append(
+            MemberSpec(meta.hidden_size, meta.num_layers, meta.input_features, float(meta.temperature))
+        )
+        for k, v in meta.metrics.items():
+            if k in ("val_acc", "val_loss", "temperature", "best_epoch", "seed"):
+                metrics[f"member{i}_{k}"] = v
+    r = rule if rule is not None else first.rule
+    meta = dataclasses.replace(
+        first,
+        architecture=ENSEMBLE,
+        members=tuple(specs),
+        temperature=1.0,
+        reject_threshold=r.reject_threshold,
+        max_missing_fraction=r.max_missing_fraction,
+        smoothing_s=r.smoothing_s,
+        metrics=metrics,
+        format_version=FORMAT_VERSION,
+        description=description,
+        source=source,
+        created=created,
+    )
+    check_state_dict(state, meta)
+    return state, meta

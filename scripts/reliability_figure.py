@@ -4,7 +4,8 @@
         --data ../shared/data --cache-dir .cache/poses --out docs/img/model_reliability.png
 
 Three curves: held-out synthetic windows (seed 12345, never trained on; with everyday motion as
-the background) before temperature scaling (T = 1) and after (the model's T), and the labelled real
+the background) before temperature scaling (T = 1) and after (the model's T; an ensemble's members
+each with theirs, their probabilities averaged), and the labelled real
 clips (the judge's windows; on non-action segments the background output is the right one).
 """
 
@@ -19,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from inference.classifier import ActionClassifier
+from inference.classifier import ActionClassifier, EnsembleNet
 from service.cli.video_poses import pose_source
 from training.calibration import Reliability, plot_reliability, reliability
 from training.datasets import SYNTHETIC_EVAL_SEED, SyntheticConfig, synthetic_windows
@@ -27,16 +28,29 @@ from training.real_eval import evaluate_models_on_segments, load_real_segments
 from training.windowset import NO_ACTION
 
 
+def _probabilities(clf: ActionClassifier, x: torch.Tensor, calibrated: bool) -> np.ndarray:
+    """Softmax outputs with (or without) the temperature; an ensemble's members each with theirs."""
+    with torch.inference_mode():
+        if isinstance(clf.model, EnsembleNet):
+            temps = clf.model.temperatures if calibrated else torch.ones_like(clf.model.temperatures)
+            members = [
+                torch.softmax(m(x).float() / t, dim=1) for m, t in zip(clf.model.members, temps, strict=True)
+            ]
+            return torch.stack(members).mean(dim=0).numpy()
+        temp = clf.metadata.temperature if calibrated else 1.0
+        return torch.softmax(clf.model(x).float() / temp, dim=1).numpy()
+
+
 def _synthetic(clf: ActionClassifier, n: int, everyday: int) -> dict[str, Reliability]:
     cfg = SyntheticConfig(idle="none", profile_p=0.15, everyday_per_kind=everyday)
     ws = synthetic_windows(n, clf.spec, seed=SYNTHETIC_EVAL_SEED, config=cfg, workers=2)
-    with torch.inference_mode():
-        logits = clf.model(torch.from_numpy(ws.features)).float()
+    x = torch.from_numpy(ws.features)
     truth = np.where(ws.labels == NO_ACTION, clf.metadata.num_outputs - 1, ws.labels)
+    temps = [m.temperature for m in clf.metadata.networks]
+    after = "T = " + " / ".join(f"{t:.2f}" for t in temps)
     out = {}
-    for name, t in (("synthetic, T = 1", 1.0), (f"synthetic, T = {clf.metadata.temperature:.2f}", None)):
-        temp = clf.metadata.temperature if t is None else t
-        p = torch.softmax(logits / temp, dim=1).numpy()
+    for name, calibrated in (("synthetic, T = 1", False), (f"synthetic, {after}", True)):
+        p = _probabilities(clf, x, calibrated)
         out[name] = reliability(p.max(axis=1), p.argmax(axis=1) == truth)
     return out
 

@@ -28,7 +28,13 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
 from inference.classifier import LSTMClassifier
-from inference.decision import DEFAULT_MAX_MISSING_FRACTION, DEFAULT_REJECT_THRESHOLD
+from inference.decision import (
+    DEFAULT_MAX_MISSING_FRACTION,
+    DEFAULT_REJECT_THRESHOLD,
+    DEFAULT_SMOOTHING_S,
+    MAX_SMOOTHING_S,
+    TRAINED_SMOOTHING_S,
+)
 from inference.features import INPUT_FEATURES, input_size
 from inference.model_file import ModelMetadata, save_model
 from inference.windows import FEATURE_SIZE, WindowSpec
@@ -49,8 +55,8 @@ class TrainConfig:
     each output's windows by the inverse of its share (the background usually has several times
     the windows of one action), so every class counts the same in the loss. ``input_features``: what the
     network reads (:mod:`inference.features`). ``calibrate``: fit the softmax temperature on the
-    validation windows after training. ``reject_threshold``/``max_missing_fraction``: the decision
-    rule written into the model file (:mod:`inference.decision`).
+    validation windows after training. ``reject_threshold``/``max_missing_fraction``/``smoothing_s``:
+    the decision rule written into the model file (:mod:`inference.decision`).
     """
 
     hidden_size: int = 50
@@ -72,6 +78,7 @@ class TrainConfig:
     calibrate: bool = True
     reject_threshold: float = DEFAULT_REJECT_THRESHOLD
     max_missing_fraction: float = DEFAULT_MAX_MISSING_FRACTION
+    smoothing_s: float = TRAINED_SMOOTHING_S
 
     def __post_init__(self) -> None:
         positive = ("hidden_size", "num_layers", "batch_size", "max_epochs", "early_stopping_patience")
@@ -95,6 +102,10 @@ class TrainConfig:
         for name in ("reject_threshold", "max_missing_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.smoothing_s <= MAX_SMOOTHING_S:
+            raise ValueError(
+                f"TrainConfig.smoothing_s must be in [0, {MAX_SMOOTHING_S:g}] seconds, got {self.smoothing_s}"
+            )
 
 
 def action_loss(
@@ -241,6 +252,7 @@ class ActionModule(pl.LightningModule):
         temperature: float = 1.0,
         reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
         max_missing_fraction: float = DEFAULT_MAX_MISSING_FRACTION,
+        smoothing_s: float = DEFAULT_SMOOTHING_S,
     ) -> ModelMetadata:
         """What the exported file says about these weights."""
         hp = self.hparams
@@ -257,6 +269,7 @@ class ActionModule(pl.LightningModule):
             temperature=float(temperature),
             reject_threshold=float(reject_threshold),
             max_missing_fraction=float(max_missing_fraction),
+            smoothing_s=float(smoothing_s),
             hidden_size=int(hp["hidden_size"]),
             num_layers=int(hp["num_layers"]),
             dropout=float(hp["dropout"]),
@@ -468,6 +481,7 @@ def export_model(
         temperature=temperature,
         reject_threshold=cfg.reject_threshold,
         max_missing_fraction=cfg.max_missing_fraction,
+        smoothing_s=cfg.smoothing_s,
     )
     state = {k: v.detach().cpu().float() for k, v in module.model.state_dict().items()}
     save_model(path, state, meta)

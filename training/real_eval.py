@@ -173,7 +173,7 @@ def evaluate_models_on_segments(
         spans: dict[str, list[Span]] = {}
         for v, p in poses_by_video.items():
             ws = service_windows(p, clf.spec, hop_s=hop_s)
-            preds = clf.classify(ws)
+            preds = clf.classify(ws, clf.new_evidence())  # a stream, as served
             decided[v] = list(zip(ws, preds, strict=True))
             spans[v] = confirmed_spans(ws, preds, segment_params)
         points = []

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inference.decision import MAX_SMOOTHING_S, TRAINED_SMOOTHING_S
 from service.cli.common import UsageError, number
 
 log = logging.getLogger(__name__)
@@ -212,6 +213,13 @@ def register(subparsers: Any) -> None:
                 default=0.5,
                 help="a window with more than this share of missing joints names no action (default: 0.5)",
             ),
+            g.add_argument(
+                "--smoothing-s",
+                type=number(float, ge=0, le=MAX_SMOOTHING_S, what="a number of seconds"),
+                default=TRAINED_SMOOTHING_S,
+                help="a person's decision weighs the mean output of their windows of the last this many "
+                "seconds, the current one included (default: %(default)s; 0: every window alone)",
+            ),
             g.add_argument("--no-calibrate", action="store_true", help="keep temperature 1 (no calibration)"),
             g.add_argument(
                 "--balance",
@@ -298,6 +306,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             calibrate=not args.no_calibrate,
             reject_threshold=args.reject_threshold,
             max_missing_fraction=args.max_missing,
+            smoothing_s=args.smoothing_s,
         )
         everyday = _everyday(args) if args.background == "on" else 0
         synthetic = SyntheticConfig(

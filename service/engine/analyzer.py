@@ -140,6 +140,9 @@ class FrameAnalyzer:
         self.segments = segments
         self._on_classify = on_classify
         self._cameras: dict[str, _Camera] = {}
+        # Each person's recent outputs, keyed (camera, track id): a decision weighs the model's
+        # smoothing_s of them (inference.decision).
+        self._evidence = classifier.new_evidence()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -148,6 +151,7 @@ class FrameAnalyzer:
     def add_camera(self, camera_id: str, options: LaneOptions | None = None) -> None:
         """Start fresh tracking state for a camera (replacing any it had)."""
         opts = options or LaneOptions()
+        self._forget_camera(camera_id)
         self._cameras[camera_id] = _Camera(
             options=opts,
             tracker=make_tracker(opts),
@@ -163,7 +167,8 @@ class FrameAnalyzer:
         decided: list[Prediction] = []
         if windows:
             t0 = time.perf_counter()
-            decided = self.classifier.classify(windows)
+            streams = [s.frame.camera_id for s in staged for _ in s.windows]
+            decided = self.classifier.classify(windows, self._evidence, streams=streams)
             if self._on_classify is not None:
                 self._on_classify(time.perf_counter() - t0)
         bounds = np.cumsum([0] + [len(s.windows) for s in staged])
@@ -180,6 +185,7 @@ class FrameAnalyzer:
         for track_id in people.ended:
             cam.windows.drop(track_id)
             cam.decided.pop(track_id, None)
+            self._evidence.drop((camera_id, track_id))
             events += self.segments.end_track(
                 camera_id, track_id, frame_seq=frame.seq, pts=frame.pts, capture_time=frame.capture_time
             )
@@ -236,9 +242,13 @@ class FrameAnalyzer:
         if cam is None or last is None:
             return None
         cam.decided.clear()
+        self._forget_camera(camera_id)
         ended = tuple(cam.tracker.reset())
         cam.windows.clear()
         events = self.segments.end_camera(
             camera_id, frame_seq=last.seq, pts=last.pts, capture_time=last.capture_time
         )
         return FrameResult(last, TrackedPoses.empty(ended), events=tuple(events))
+
+    def _forget_camera(self, camera_id: str) -> None:
+        self._evidence.drop_where(lambda key: isinstance(key, tuple) and key[0] == camera_id)

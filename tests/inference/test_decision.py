@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from inference.classifier import ActionClassifier, LSTMClassifier
-from inference.decision import NO_ACTION_LABEL, DecisionRule, Prediction, decide
+from inference.decision import NO_ACTION_LABEL, DecisionRule, Prediction, TrackEvidence, decide
 from inference.model_file import METADATA_KEY, ModelMetadata, read_metadata, save_model
 from inference.windows import Window
 from tests.inference.test_model_file import random_state, write_raw
@@ -106,14 +106,27 @@ def test_version_1_files_still_load_and_reject_by_threshold(tmp_path: Path) -> N
     assert clf.metadata.format_version == 1
 
 
-def test_new_files_are_version_2(tmp_path: Path) -> None:
+def test_version_2_files_load_with_every_window_alone(tmp_path: Path) -> None:
+    """A file written before smoothing_s existed (the previous default) judges windows alone."""
     meta = ModelMetadata(labels=LABELS, background=True)
+    d = meta.to_dict()
+    d.pop("smoothing_s")
+    d["format_version"] = 2
+    clf = ActionClassifier.load(write_raw(tmp_path / "v2.safetensors", random_state(meta), d))
+    assert clf.rule.smoothing_s == 0.0 and clf.new_evidence().smoothing_s == 0.0
+
+
+def test_new_files_are_version_3(tmp_path: Path) -> None:
+    meta = ModelMetadata(labels=LABELS, background=True, smoothing_s=1.0)
     path = save_model(tmp_path / "m.safetensors", random_state(meta), meta)
     from safetensors import safe_open  # noqa: PLC0415
 
     with safe_open(str(path), framework="pt") as f:
         stored = json.loads((f.metadata() or {})[METADATA_KEY])
-    assert stored["format_version"] == 2 and stored["background"] is True
+    assert stored["format_version"] == 3 and stored["background"] is True
+    assert stored["smoothing_s"] == 1.0 and read_metadata(path).rule.smoothing_s == 1.0
+    with pytest.raises(ValueError, match="smoothing_s must be in"):
+        ModelMetadata(labels=LABELS, smoothing_s=-1.0)
 
 
 def test_motion_features_model(tmp_path: Path) -> None:
@@ -124,3 +137,59 @@ def test_motion_features_model(tmp_path: Path) -> None:
     assert clf.predict(x).shape == (3, 3)
     with pytest.raises(ValueError, match="input_size=34 does not fit"):
         ModelMetadata(labels=LABELS, input_features="motion")
+
+
+def test_evidence_averages_a_persons_last_seconds() -> None:
+    ev = TrackEvidence(1.0)
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    np.testing.assert_allclose(ev.smooth("p", 0.0, a), a)  # alone at first
+    np.testing.assert_allclose(ev.smooth("p", 0.5, b), [0.5, 0.5])
+    np.testing.assert_allclose(ev.smooth("q", 0.5, b), b)  # another person has their own history
+    np.testing.assert_allclose(ev.smooth("p", 1.0, b), [1 / 3, 2 / 3])  # 0.0 is still within 1 s
+    np.testing.assert_allclose(ev.smooth("p", 1.25, b), [0.0, 1.0])  # 0.0 has left the second
+    np.testing.assert_allclose(ev.smooth("p", 0.2, a), a)  # time went back: a fresh history
+    assert len(ev) == 2
+    ev.drop("q")
+    ev.drop_where(lambda key: key == "p")
+    assert len(ev) == 0
+    np.testing.assert_allclose(TrackEvidence(0.0).smooth("p", 0.0, a), a)
+    with pytest.raises(ValueError, match="smoothing_s"):
+        TrackEvidence(float("nan"))
+    with pytest.raises(ValueError, match="smoothing_s must be in"):
+        DecisionRule(smoothing_s=11.0)
+
+
+def test_classify_with_evidence_decides_on_each_persons_recent_windows(tmp_path: Path) -> None:
+    """One window that looks like an action among background ones names none; windows of two
+    cameras with the same track id do not mix; without evidence every window stands alone."""
+    meta = ModelMetadata(labels=LABELS, background=True, smoothing_s=1.0, hidden_size=4)
+    state = random_state(meta)
+    with torch.no_grad():  # outputs from the input's last step: feature 0 = action A, else background
+        for tensor in state.values():
+            tensor.zero_()
+        state["linear.bias"][:] = torch.tensor([0.0, -9.0, -9.0, 2.0])
+        state["lstm.weight_ih_l0"][3 * 4, 0] = 20.0  # output gate opens with feature 0
+        state["lstm.weight_ih_l0"][2 * 4, 0] = 20.0  # cell candidate follows feature 0
+        state["lstm.weight_ih_l0"][0, 0] = 20.0  # input gate too
+        state["linear.weight"][0, 0] = 8.0
+    clf = ActionClassifier.load(save_model(tmp_path / "m.safetensors", state, meta))
+    act = np.zeros((32, 34), np.float32)
+    act[-1, 0] = 1.0
+    rest = np.zeros((32, 34), np.float32)
+    alone = clf.classify([Window(1, 0.0, 1.4, act, 0.0, 32)])
+    assert alone[0].label == "A"  # the window on its own looks like A
+    ev = clf.new_evidence()
+    stream = [(0.25 * i, f) for i, f in enumerate([rest, rest, rest, act])]
+    got = clf.classify(
+        [Window(1, t, t + 1.4, f, 0.0, 32) for t, f in stream]
+        + [Window(1, 0.75, 2.15, act, 0.0, 32)],  # same track id, other camera: its first window
+        ev,
+        streams=["cam-a"] * 4 + ["cam-b"],
+    )
+    assert [p.label for p in got] == [None, None, None, None, "A"]
+    assert got[3].reason == "background" and got[3].probabilities[0] < alone[0].probabilities[0]
+    later = clf.classify([Window(1, 1.0 + 0.25 * i, 2.4 + 0.25 * i, act, 0.0, 32) for i in range(4)], ev,
+                         streams=["cam-a"] * 4)  # fmt: skip
+    assert later[-1].label == "A"  # kept up for a second, it is named
+    with pytest.raises(ValueError, match="one stream per window"):
+        clf.classify([Window(1, 0.0, 1.4, act, 0.0, 32)], ev, streams=[])

@@ -83,7 +83,8 @@ def test_metadata_spec_and_json() -> None:
         ({"hidden_size": 0}, "hidden_size must be an int >= 1"),
         ({"dropout": 1.5}, "dropout must be in"),
         ({"metrics": {"val_acc": float("nan")}}, "metrics\\['val_acc'\\] must be a finite number"),
-        ({"format_version": 3}, "format_version must be an int in 1..2"),
+        ({"format_version": 4}, "format_version must be an int in 1..3"),
+        ({"smoothing_s": 11.0}, "smoothing_s must be in \\[0, 10\\] seconds"),
     ],
 )
 def test_metadata_validation(overrides: dict, message: str) -> None:
@@ -169,3 +170,72 @@ def test_not_a_safetensors_file(tmp_path: Path) -> None:
         load_model(pickled)
     with pytest.raises(ModelFileError, match="does not exist"):
         load_model(tmp_path / "absent.safetensors")
+
+
+def _single(tmp_path: Path, name: str, seed: int, **overrides: object) -> Path:
+    meta = make_meta(**{"background": True, "hidden_size": 8, "temperature": 1.0 + seed / 2, **overrides})
+    return save_model(tmp_path / f"{name}.safetensors", random_state(meta, seed), meta)
+
+
+def test_an_ensemble_file_round_trips_and_averages_its_members_calibrated_probabilities(
+    tmp_path: Path,
+) -> None:
+    import numpy as np  # noqa: PLC0415
+
+    from inference.classifier import ActionClassifier  # noqa: PLC0415
+    from inference.decision import DecisionRule  # noqa: PLC0415
+    from inference.model_file import ENSEMBLE, ensemble  # noqa: PLC0415
+
+    paths = [_single(tmp_path, "a", 1), _single(tmp_path, "b", 2, hidden_size=12, num_layers=2)]
+    state, meta = ensemble([load_model(p) for p in paths], rule=DecisionRule(0.6, 0.4, 1.0), source="test")
+    assert meta.architecture == ENSEMBLE and meta.temperature == 1.0 and meta.format_version == 3
+    assert [(m.hidden_size, m.num_layers, m.temperature) for m in meta.members] == [(8, 1, 1.5), (12, 2, 2.0)]
+    assert meta.rule == DecisionRule(0.6, 0.4, 1.0) and meta.metrics["members"] == 2
+    assert sorted(state)[0].startswith("members.0.")
+    path = save_model(tmp_path / "ens.safetensors", state, meta)
+    assert read_metadata(path) == meta
+    ens = ActionClassifier.load(path)
+    x = np.random.default_rng(0).normal(0, 1, (4, 32, 34)).astype(np.float32)
+    members = [ActionClassifier.load(p) for p in paths]
+    want = np.mean(
+        [np.column_stack([*m.predict_outputs(x)[:1], m.predict_outputs(x)[1]]) for m in members], axis=0
+    )
+    probs, bg = ens.predict_outputs(x)
+    assert bg is not None
+    np.testing.assert_allclose(probs, want[:, :6], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bg, want[:, 6], rtol=1e-5, atol=1e-6)
+
+
+def test_ensembles_refuse_what_does_not_fit(tmp_path: Path) -> None:
+    from inference.model_file import MemberSpec, ensemble  # noqa: PLC0415
+
+    a = load_model(_single(tmp_path, "a", 1))
+    with pytest.raises(ModelFileError, match="two or more models"):
+        ensemble([a])
+    other = load_model(_single(tmp_path, "o", 2, labels=("A", "B")))
+    with pytest.raises(ModelFileError, match=r"member 1 has labels=.*must share labels"):
+        ensemble([a, other])
+    slow = load_model(_single(tmp_path, "s", 3, rate_hz=10.0))
+    with pytest.raises(ModelFileError, match=r"member 1 has rate_hz=10\.0"):
+        ensemble([a, slow])
+    state, meta = ensemble([a, load_model(_single(tmp_path, "b", 2))])
+    with pytest.raises(ModelFileError, match="is itself an ensemble"):
+        ensemble([(state, meta), a])
+    two = (MemberSpec(8), MemberSpec(8))
+    with pytest.raises(ModelFileError, match="needs two or more members"):
+        make_meta(architecture="lstm-ensemble", members=two[:1])
+    with pytest.raises(ModelFileError, match="has temperature 1"):
+        make_meta(architecture="lstm-ensemble", members=two, temperature=2.0)
+    with pytest.raises(ModelFileError, match="members are only for architecture"):
+        make_meta(members=two)
+    with pytest.raises(ModelFileError, match=r"members\[1\].hidden_size must be an int >= 1"):
+        make_meta(architecture="lstm-ensemble", members=(MemberSpec(8), MemberSpec(0)))
+    d = meta.to_dict()
+    d["members"][0]["colour"] = "red"
+    with pytest.raises(ModelFileError, match=r"members\[0\] must have hidden_size and only"):
+        ModelMetadata.from_dict(d)
+    # weights that do not fit the declared members are refused with the members' sizes
+    bad = dict(state)
+    bad["members.1.linear.bias"] = torch.zeros(3)
+    with pytest.raises(ModelFileError, match=r"an ensemble of 2 LSTMs \(8x1 xy, 8x1 xy\)"):
+        save_model(tmp_path / "bad.safetensors", bad, meta)

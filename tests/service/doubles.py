@@ -159,11 +159,12 @@ def _waving_person(phase: float, width: int, height: int) -> Poses:
 
 
 def random_classifier(
-    seed: int = 0, *, reject_threshold: float = 0.0, background: bool = False
+    seed: int = 0, *, reject_threshold: float = 0.0, background: bool = False, smoothing_s: float = 0.0
 ) -> ActionClassifier:
     """A random-weight LSTM. By default it always names its most probable action (reject threshold
-    0, no background output), so labels flow through whatever is tested; pass a threshold or
-    ``background=True`` to see the no-action outcome."""
+    0, no background output) from each window alone, so labels flow through whatever is tested;
+    pass a threshold or ``background=True`` to see the no-action outcome, ``smoothing_s`` to have
+    decisions weigh each person's recent windows."""
     torch.manual_seed(seed)
     meta = ModelMetadata(
         labels=LABELS,
@@ -171,5 +172,6 @@ def random_classifier(
         description="random weights (tests)",
         reject_threshold=reject_threshold,
         background=background,
+        smoothing_s=smoothing_s,
     )
     return ActionClassifier(LSTMClassifier.from_metadata(meta), meta)

@@ -1,16 +1,17 @@
 """Training reads video exactly as serving does: on a real clip, every window `dataset build` stores
 (resampled and normalised for the shipped model, as training does) and every window `evaluate-real`
-scores is, byte for byte, the window the service classifies on that frame."""
+scores is, byte for byte, the window the service classifies on that frame; and the judge decides each
+window as the service does (the same evidence over time)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import pytest
 
 from inference.classifier import ActionClassifier
-from inference.decision import Prediction
+from inference.decision import Prediction, TrackEvidence
 from inference.windows import Window, WindowSpec
 from service import cli
 from service.app.build import analyze_options, pose_backend_factory
@@ -36,6 +37,7 @@ class RecordingClassifier:
     def __init__(self, model: ActionClassifier) -> None:
         self.model = model
         self.windows: list[Window] = []
+        self.decided: list[Prediction] = []
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -45,9 +47,20 @@ class RecordingClassifier:
     def spec(self) -> WindowSpec:
         return self.model.spec
 
-    def classify(self, windows: Sequence[Window]) -> list[Prediction]:
+    def new_evidence(self) -> TrackEvidence:
+        return self.model.new_evidence()
+
+    def classify(
+        self,
+        windows: Sequence[Window],
+        evidence: TrackEvidence | None = None,
+        *,
+        streams: Sequence[Hashable] | None = None,
+    ) -> list[Prediction]:
         self.windows += windows
-        return self.model.classify(windows)
+        got = self.model.classify(windows, evidence, streams=streams)
+        self.decided += got
+        return got
 
 
 @pytest.mark.slow
@@ -86,5 +99,12 @@ def test_training_windows_are_byte_for_byte_the_windows_the_service_classifies(
 
     # evaluate-real: the same poses (from the cache `dataset build` filled) through TrackWindows.
     poses = cached_video_poses(clip, pose_source("mediapipe"), cache_dir=cache)
-    judged = {(w.track_id, w.end_pts): w.features.tobytes() for w in service_windows(poses, model.spec)}
+    replayed = service_windows(poses, model.spec)
+    judged = {(w.track_id, w.end_pts): w.features.tobytes() for w in replayed}
     assert judged == served
+    # ... decided as the judge does (training.real_eval): the same labels and probabilities.
+    by_window = {(w.track_id, w.end_pts): p for w, p in zip(recorder.windows, recorder.decided, strict=True)}
+    for w, p in zip(replayed, model.classify(replayed, model.new_evidence()), strict=True):
+        served_p = by_window[(w.track_id, w.end_pts)]  # batched differently: equal to float rounding
+        assert (served_p.label, served_p.reason) == (p.label, p.reason)
+        assert served_p.probabilities == pytest.approx(p.probabilities, abs=1e-5)

@@ -52,3 +52,35 @@ def test_output_is_a_directory(shared_data: Path, tmp_path: Path, capsys: pytest
     ckpt = shared_data / "seed_checkpoint" / "saved_model.ckpt"
     assert cli.main(["model", "import-seed", str(ckpt), "-o", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+def test_ensemble_command_writes_one_model_and_explains_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from inference.classifier import ActionClassifier, LSTMClassifier  # noqa: PLC0415
+    from inference.model_file import ModelMetadata, save_model  # noqa: PLC0415
+
+    def model(name: str, labels: tuple[str, ...] = ("A", "B"), hidden: int = 8) -> Path:
+        meta = ModelMetadata(labels=labels, background=True, hidden_size=hidden, smoothing_s=0.5)
+        return save_model(tmp_path / name, LSTMClassifier.from_metadata(meta).state_dict(), meta)
+
+    a, b, out = model("a.safetensors"), model("b.safetensors", hidden=16), tmp_path / "ens.safetensors"
+    assert cli.main(["model", "ensemble", str(a), str(b), "--out", str(out), "--smoothing-s", "1"]) == 0
+    assert "ensemble of 2 (LSTM 8, LSTM 16)" in capsys.readouterr().out
+    clf = ActionClassifier.load(out)
+    assert clf.metadata.is_ensemble and clf.rule.smoothing_s == 1.0 and clf.rule.reject_threshold == 0.5
+    assert (
+        clf.metadata.source.startswith("actionstream model ensemble ")
+        and "--smoothing-s=1" in clf.metadata.source
+    )
+
+    assert cli.main(["model", "ensemble", str(a), "--out", str(out)]) == 2
+    assert "two or more model files" in capsys.readouterr().err
+    c = model("c.safetensors", labels=("A", "C"))
+    assert cli.main(["model", "ensemble", str(a), str(c), "--out", str(out)]) == 2
+    assert "must share labels" in capsys.readouterr().err
+    assert cli.main(["model", "ensemble", str(a), str(tmp_path / "nope.safetensors"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad:
+        cli.main(["model", "ensemble", str(a), str(b), "--out", str(out), "--smoothing-s", "-1"])
+    assert bad.value.code == 2 and "expected a number of seconds" in capsys.readouterr().err

@@ -247,6 +247,44 @@ def test_frame_analyzer_labels_tracks_and_reports_its_classifications() -> None:
     assert ended is not None and [e.type for e in ended.events] == ["end"]
 
 
+def test_frame_analyzer_decides_on_each_persons_last_second_per_camera() -> None:
+    """With the model's smoothing_s, a classification carries the mean of the person's raw outputs
+    over the windows of the last second (the same weights judging each window alone give them);
+    two cameras never mix, and a camera that ends starts afresh."""
+    alone = FrameAnalyzer(random_classifier(3), SegmentTracker())
+    smooth = FrameAnalyzer(random_classifier(3, smoothing_s=1.0), SegmentTracker())
+    for a in (alone, smooth):
+        a.add_camera("cam", LaneOptions(classify_hop_s=0.25))
+    smooth.add_camera("other", LaneOptions(classify_hop_s=0.25))
+    backend = TimedBackend()
+    raw: list[tuple[float, np.ndarray]] = []
+    got: list[tuple[float, np.ndarray]] = []
+    for i in range(90):
+        image = np.full((48, 64, 3), i, np.uint8)
+        people: Poses = backend.infer([image])[0]
+        frame = Frame("cam", i, i / 20, 0.0, image)
+        raw += [
+            (c.window_end_pts, np.array(c.prediction.probabilities))
+            for r in alone.analyze([(frame, people)])
+            for c in r.classifications
+        ]
+        # the other camera sees someone else first (a mirrored person), at the same times
+        other = Frame("other", i, i / 20, 0.0, image)
+        mirrored = Poses.from_keypoints(people.keypoints[:, ::-1].copy())
+        out = smooth.analyze([(frame, people), (other, mirrored)])
+        got += [(c.window_end_pts, np.array(c.prediction.probabilities)) for c in out[0].classifications]
+    assert len(raw) == len(got) >= 8
+    for k, (end, probs) in enumerate(got):
+        recent = [p for t, p in raw[: k + 1] if t >= end - 1.0 - 1e-6]
+        assert 1 <= len(recent) <= 5
+        np.testing.assert_allclose(probs, np.mean(recent, axis=0), rtol=1e-5, atol=1e-6)
+    assert any(
+        len([t for t, _ in raw[: k + 1] if t >= end - 1.0 - 1e-6]) > 1 for k, (end, _) in enumerate(got)
+    )
+    assert smooth.end_camera("cam") is not None
+    assert len(smooth._evidence) == 1  # only the other camera's person is remembered
+
+
 def test_no_action_flows_through_timeline_csv_and_captions(tmp_path: Path) -> None:
     """A model that declines every window (reject threshold 1): the timeline's segments say no action
     (label null), nothing is confirmed, the CSV writes the no-action label, the caption a dash."""
