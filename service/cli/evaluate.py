@@ -37,7 +37,8 @@ def _register_evaluate(subparsers: Any) -> None:
         description=(
             "Score MODEL on each DATA (FILE.npz from `dataset build`, X_<name>.txt with Y_<name>.txt "
             "beside it, an RNN-HAR-2D-Pose folder, or synthetic:N[:SEED]). Writes <data>.json, .md and "
-            "_confusion.png per DATA into --out; loss.png/accuracy.png when MODEL has a .train.json record."
+            "_confusion.png per DATA into --out; loss.png/accuracy.png when MODEL has a .train.json record "
+            "(member<i>/ for each member of an ensemble)."
         ),
     )
     p.add_argument("model", type=Path, help="a .safetensors model file")
@@ -93,9 +94,11 @@ def evaluate(args: argparse.Namespace) -> int:
         print(markdown(report, f"{Path(args.model).name} on {source}"))
     record = record_path(args.model)
     if record.is_file():
-        history = json.loads(record.read_text()).get("history", [])
-        if history:
-            written = plot_history(history, out)
+        kept = json.loads(record.read_text())
+        # an ensemble's record holds one training record per member: curves per member
+        runs = [("", kept)] + [(f"member{i}", m) for i, m in enumerate(kept.get("members", []))]
+        written = [p for sub, r in runs if r.get("history") for p in plot_history(r["history"], out / sub)]
+        if written:
             summary["curves"] = [str(p) for p in written]
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"reports in {out}")

@@ -61,6 +61,22 @@ def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     )
     for name in ("synthetic_2.md", "synthetic_2_confusion.png", "loss.png", "accuracy.png", "summary.json"):
         assert (out / name).stat().st_size > 100, name
+    assert (
+        meta.rule.smoothing_s == 1.0 and "--smoothing-s 1 " in meta.source
+    )  # decisions weigh 1 s by default
+
+    # An ensemble of it (with itself, as `model ensemble` writes it) evaluates too, with its members' curves.
+    from inference.model_file import ensemble, load_model, save_model  # noqa: PLC0415
+
+    both = tmp_path / "ens.safetensors"
+    save_model(both, *ensemble([load_model(model), load_model(model)]))
+    record_path(both).write_text(
+        json.dumps({"command": "actionstream model ensemble", "members": [record, record]})
+    )
+    out2 = tmp_path / "report2"
+    assert cli.main(["evaluate", str(both), "synthetic:1", "--out", str(out2)]) == 0
+    assert (out2 / "member1" / "loss.png").stat().st_size > 100
+    assert json.loads((out2 / "synthetic_1.json").read_text())["windows"] == 6 * 1 * 4
 
 
 @pytest.mark.slow
