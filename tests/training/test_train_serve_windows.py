@@ -103,6 +103,7 @@ def test_training_windows_are_byte_for_byte_the_windows_the_service_classifies(
     judged = {(w.track_id, w.end_pts): w.features.tobytes() for w in replayed}
     assert judged == served
     # ... decided as the judge does (training.real_eval): the same labels and probabilities.
+    assert model.rule.smoothing_s > 0, "the shipped model weighs each person's last second"
     by_window = {(w.track_id, w.end_pts): p for w, p in zip(recorder.windows, recorder.decided, strict=True)}
     for w, p in zip(replayed, model.classify(replayed, model.new_evidence()), strict=True):
         served_p = by_window[(w.track_id, w.end_pts)]  # batched differently: equal to float rounding
