@@ -34,4 +34,6 @@ def test_source_settings_are_spelled_only_with_their_source_and_run_options_neve
     assert "--windows a.npz b.npz --val-fraction 0.2 --normalisation body_centred" in command
     assert "--synthetic" not in command and "--idle" not in command  # no synthetic data in this run
     assert "--workers" not in command and "--no-progress" not in command  # they do not change the model
-    assert command.endswith("--seed 0 --reject-threshold 0.5 --max-missing 0.5 --smoothing-s 1 --out m.safetensors")
+    assert command.endswith(
+        "--seed 0 --reject-threshold 0.5 --max-missing 0.5 --smoothing-s 1 --out m.safetensors"
+    )
