@@ -102,6 +102,7 @@ def import_seed(args: argparse.Namespace) -> int:
 def make_ensemble(args: argparse.Namespace) -> int:
     from inference.decision import DecisionRule  # noqa: PLC0415
     from inference.model_file import ModelFileError, ensemble, load_model, save_model  # noqa: PLC0415
+    from training.recipe import record_path  # noqa: PLC0415
 
     if len(args.members) < 2:
         raise UsageError(f"an ensemble needs two or more model files, got {len(args.members)}")
@@ -146,12 +147,22 @@ def make_ensemble(args: argparse.Namespace) -> int:
         raise UsageError(
             f"output {out} is a directory; give a file name such as {out / 'ensemble.safetensors'}"
         )
+    # The record beside it: this command and each member's training record (None where it has none).
+    records = [record_path(p) for p in args.members]
+    record = {
+        "command": command,
+        "members": [json.loads(r.read_text()) if r.is_file() else None for r in records],
+    }
     try:
         save_model(out, state, meta)
+        record_path(out).write_text(json.dumps(record, indent=2) + "\n")
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc}") from exc
     sizes = ", ".join(f"LSTM {m.hidden_size}" for m in meta.members)
-    print(f"wrote {out}: ensemble of {len(meta.members)} ({sizes}); {', '.join(meta.labels)}")
+    print(
+        f"wrote {out}: ensemble of {len(meta.members)} ({sizes}); {', '.join(meta.labels)}; "
+        f"record {record_path(out)}"
+    )
     return 0
 
 

@@ -73,6 +73,8 @@ def test_ensemble_command_writes_one_model_and_explains_refusals(
         clf.metadata.source.startswith("actionstream model ensemble ")
         and "--smoothing-s=1" in clf.metadata.source
     )
+    record = json.loads((tmp_path / "ens.train.json").read_text())  # members without a training record
+    assert record["command"].startswith("actionstream model ensemble ") and record["members"] == [None, None]
 
     assert cli.main(["model", "ensemble", str(a), "--out", str(out)]) == 2
     assert "two or more model files" in capsys.readouterr().err
