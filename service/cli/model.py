@@ -148,11 +148,13 @@ def make_ensemble(args: argparse.Namespace) -> int:
             f"output {out} is a directory; give a file name such as {out / 'ensemble.safetensors'}"
         )
     # The record beside it: this command and each member's training record (None where it has none).
-    records = [record_path(p) for p in args.members]
-    record = {
-        "command": command,
-        "members": [json.loads(r.read_text()) if r.is_file() else None for r in records],
-    }
+    members: list[object] = []
+    for r in (record_path(p) for p in args.members):
+        try:
+            members.append(json.loads(r.read_text()) if r.is_file() else None)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"cannot read the training record {r} ({exc}); fix or remove it") from exc
+    record = {"command": command, "members": members}
     try:
         save_model(out, state, meta)
         record_path(out).write_text(json.dumps(record, indent=2) + "\n")

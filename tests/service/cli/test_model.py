@@ -76,6 +76,10 @@ def test_ensemble_command_writes_one_model_and_explains_refusals(
     record = json.loads((tmp_path / "ens.train.json").read_text())  # members without a training record
     assert record["command"].startswith("actionstream model ensemble ") and record["members"] == [None, None]
 
+    (tmp_path / "a.train.json").write_text("{not json")
+    assert cli.main(["model", "ensemble", str(a), str(b), "--out", str(out)]) == 2
+    assert "cannot read the training record" in capsys.readouterr().err
+    (tmp_path / "a.train.json").unlink()
     assert cli.main(["model", "ensemble", str(a), "--out", str(out)]) == 2
     assert "two or more model files" in capsys.readouterr().err
     c = model("c.safetensors", labels=("A", "C"))
