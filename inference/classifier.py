@@ -108,14 +108,15 @@ class EnsembleNet(nn.Module):
         ]
         return cls(nets, [m.temperature for m in meta.members])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs = torch.stack(
-            [
-                torch.softmax(net(x).float() / t, dim=1)
-                for net, t in zip(self.members, self.temperatures, strict=True)
-            ]
+    def mean_probabilities(self, x: torch.Tensor, calibrated: bool = True) -> torch.Tensor:
+        """The mean of the members' softmax outputs, each at its temperature (or at 1)."""
+        temps = self.temperatures if calibrated else torch.ones_like(self.temperatures)
+        return torch.stack(
+            [torch.softmax(net(x).float() / t, dim=1) for net, t in zip(self.members, temps, strict=True)]
         ).mean(dim=0)
-        return torch.log(probs.clamp_min(1e-12))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log(self.mean_probabilities(x).clamp_min(1e-12))
 
 
 def build_network(meta: ModelMetadata) -> nn.Module:

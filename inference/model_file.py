@@ -318,14 +318,11 @@ def member_prefix(index: int) -> str:
 
 def expected_shapes(meta: ModelMetadata) -> dict[str, tuple[int, ...]]:
     """Every tensor name the declared architecture has, with its shape (PyTorch LSTM layout)."""
-    if not meta.is_ensemble:
-        return _lstm_shapes("", meta.networks[0], meta.input_size, meta.num_outputs)
-    shapes: dict[str, tuple[int, ...]] = {}
     raw = 2 * KEYPOINT_SCHEMAS[meta.keypoint_schema]
-    for i, m in enumerate(meta.members):
-        shapes |= _lstm_shapes(
-            member_prefix(i), m, features_input_size(m.input_features, raw), meta.num_outputs
-        )
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, m in enumerate(meta.networks):
+        prefix = member_prefix(i) if meta.is_ensemble else ""
+        shapes |= _lstm_shapes(prefix, m, features_input_size(m.input_features, raw), meta.num_outputs)
     return shapes
 
 
@@ -456,9 +453,7 @@ def ensemble(
                 )
         check_state_dict(tensors, meta)
         state |= {member_prefix(i) + k: v for k, v in tensors.items()}
-        specs.append(
-            MemberSpec(meta.hidden_size, meta.num_layers, meta.input_features, float(meta.temperature))
-        )
+        specs.append(meta.networks[0])
         for k, v in meta.metrics.items():
             if k in ("val_acc", "val_loss", "temperature", "best_epoch", "seed"):
                 metrics[f"member{i}_{k}"] = v

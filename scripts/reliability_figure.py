@@ -32,11 +32,7 @@ def _probabilities(clf: ActionClassifier, x: torch.Tensor, calibrated: bool) -> 
     """Softmax outputs with (or without) the temperature; an ensemble's members each with theirs."""
     with torch.inference_mode():
         if isinstance(clf.model, EnsembleNet):
-            temps = clf.model.temperatures if calibrated else torch.ones_like(clf.model.temperatures)
-            members = [
-                torch.softmax(m(x).float() / t, dim=1) for m, t in zip(clf.model.members, temps, strict=True)
-            ]
-            return torch.stack(members).mean(dim=0).numpy()
+            return clf.model.mean_probabilities(x, calibrated).numpy()
         temp = clf.metadata.temperature if calibrated else 1.0
         return torch.softmax(clf.model(x).float() / temp, dim=1).numpy()
 
